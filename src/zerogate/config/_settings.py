@@ -1,0 +1,58 @@
+"""The typed, frozen Settings tree: one section per part, every default in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Secret(str):
+    """A string that never shows itself in repr or logs (a DSN with a password, a key)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self else "Secret('')"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    # SQLite (WAL) in the data dir by default; `postgresql+psycopg://...` for multi-node.
+    url: Secret = Secret("")
+    echo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventSettings:
+    # How often SQLite subscribers poll the change feed; PostgreSQL uses LISTEN/NOTIFY instead.
+    poll_interval_s: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    bundle_dir: Path | None = None
+    decision_ttl_s: float = 15.0
+    decision_ttl_jitter: float = 0.1
+    cache_size: int = 100_000
+    timezone: str = "UTC"
+    max_request_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8181
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path(".zerogate")
+    store: StoreSettings = field(default_factory=StoreSettings)
+    events: EventSettings = field(default_factory=EventSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+
+    @property
+    def store_url(self) -> str:
+        """The effective store URL: the configured one, or SQLite inside `data_dir`."""
+        return str(self.store.url) or f"sqlite:///{self.data_dir / 'zerogate.db'}"
