@@ -18,7 +18,7 @@ class Secret(str):
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     # SQLite (WAL) in the data dir by default; `postgresql+psycopg://...` for multi-node.
-    url: Secret = Secret("")
+    url: Secret = Secret("")  # noqa: RUF009 - an immutable str, safe to share
     echo: bool = False
 
 
