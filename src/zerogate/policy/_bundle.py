@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,6 +26,7 @@ ENTITIES_FILE = "entities.json"
 LINKS_FILE = "links.json"
 MAX_BUNDLE_FILES = 2000
 MAX_BUNDLE_BYTES = 32 * 1024 * 1024
+_PER_ACTION = re.compile(r'in context for Action::"(?:[^"\\]|\\.)*"')
 _BUNDLE_SUFFIXES = (".cedar", ".cedarschema", ".json", ".yaml", ".yml")
 
 
@@ -151,12 +153,17 @@ def _validate(base: PolicyBase, schema: cedar.Schema, errors: list[ErrorDetail])
     text = "\n".join(src.text for src in base.sources.values())
     result = cedarpy.validate_policies(text, schema)
     id_of = result.id_annotations_by_policy_id
+    seen: set[tuple[str, str]] = set()
     for err in result.errors:
         pid = PolicyID(id_of.get(err.policy_id, err.policy_id))
         source = base.sources.get(pid)
         loc = source.location if source else pid
         message = err.error.replace(f"`{err.policy_id}`", f"`{pid}`")
-        errors.append(ErrorDetail("policy_schema_mismatch", loc, message))
+        # Cedar repeats a context error once per action the policy applies to; say it once.
+        message = _PER_ACTION.sub("in context", message)
+        if (loc, message) not in seen:
+            seen.add((loc, message))
+            errors.append(ErrorDetail("policy_schema_mismatch", loc, message))
 
 
 def _parse_entities(text: str | None, errors: list[ErrorDetail]) -> tuple[Entity, ...]:

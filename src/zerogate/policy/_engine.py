@@ -88,9 +88,15 @@ class Engine:
             outcome = Outcome.FORBIDDEN if determining else Outcome.NO_PERMIT
         explanation = None
         if not allowed and explain:
-            slice_ids = ids if ids is not None else frozenset(effects)
+            # Candidates for "what would grant this": every policy for this resource, whoever
+            # its principal, so a non-member learns which group or grant they lack.
+            candidates = (
+                self.base.index.for_resource(self._resource_keys(request, _overlay(request)))
+                if self.slicing
+                else frozenset(effects)
+            )
             explanation = self._explainer.explain(
-                outcome, determining, errors, slice_ids, cedar_request, entities
+                outcome, determining, errors, candidates, cedar_request, entities
             )
         return Decision(
             allowed=allowed,
@@ -103,11 +109,14 @@ class Engine:
         )
 
     def _slice_ids(self, request: Request) -> frozenset[PolicyID]:
-        overlay = {e.uid: e.parents for e in request.entities} if request.entities else None
-        graph = self.graph
-        pkeys = request_keys(request.principal, graph.ancestors(request.principal, overlay))
-        rkeys = request_keys(request.resource, graph.ancestors(request.resource, overlay))
-        return self.base.index.lookup(pkeys, rkeys)
+        overlay = _overlay(request)
+        pkeys = request_keys(request.principal, self.graph.ancestors(request.principal, overlay))
+        return self.base.index.lookup(pkeys, self._resource_keys(request, overlay))
+
+    def _resource_keys(
+        self, request: Request, overlay: dict[EntityUID, tuple[EntityUID, ...]] | None
+    ) -> tuple[tuple[str, ...], ...]:
+        return request_keys(request.resource, self.graph.ancestors(request.resource, overlay))
 
     def _entities_for(self, entities: tuple[Entity, ...]) -> cedar.Entities:
         if not entities:
@@ -141,6 +150,10 @@ class Engine:
                 details=details
                 or [ErrorDetail("entity_invalid", "entities", "conflicting entities")],
             ) from None
+
+
+def _overlay(request: Request) -> dict[EntityUID, tuple[EntityUID, ...]] | None:
+    return {e.uid: e.parents for e in request.entities} if request.entities else None
 
 
 def _cedar_request(request: Request) -> dict[str, Any]:

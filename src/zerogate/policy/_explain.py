@@ -54,7 +54,7 @@ class Explainer:
         outcome: Outcome,
         determining: Sequence[PolicyID],
         errors: Sequence[PolicyEvalError],
-        slice_ids: frozenset[PolicyID],
+        candidates: frozenset[PolicyID],
         cedar_request: dict[str, Any],
         entities: cedar.Entities,
     ) -> Explanation:
@@ -74,7 +74,7 @@ class Explainer:
             return Explanation(
                 summary=f"denied by forbid `{first.policy_id}`{because}", forbids=forbids
             )
-        permits = frozenset(p for p in slice_ids if self._base.effects.get(p) == "permit")
+        permits = frozenset(p for p in candidates if self._base.effects.get(p) == "permit")
         closest = self._closest(permits, cedar_request, entities)
         if not closest:
             return Explanation(summary="denied: no policy grants access to this resource")

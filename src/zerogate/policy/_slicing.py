@@ -47,15 +47,18 @@ def request_keys(uid: EntityUID, ancestors: Iterable[EntityUID]) -> tuple[Key, .
 class SliceIndex:
     """(principal key, resource key) -> the ids of policies filed there."""
 
-    __slots__ = ("_buckets", "size")
+    __slots__ = ("_buckets", "_by_resource", "size")
 
     def __init__(self, entries: Iterable[tuple[PolicyID, Key, Key]]) -> None:
         buckets: dict[tuple[Key, Key], list[PolicyID]] = {}
+        by_resource: dict[Key, list[PolicyID]] = {}
         size = 0
         for policy_id, pkey, rkey in entries:
             buckets.setdefault((pkey, rkey), []).append(policy_id)
+            by_resource.setdefault(rkey, []).append(policy_id)
             size += 1
         self._buckets = {k: tuple(v) for k, v in buckets.items()}
+        self._by_resource = {k: tuple(v) for k, v in by_resource.items()}
         self.size = size
 
     def lookup(self, pkeys: Iterable[Key], rkeys: tuple[Key, ...]) -> frozenset[PolicyID]:
@@ -67,3 +70,7 @@ class SliceIndex:
                 if hit:
                     found.extend(hit)
         return frozenset(found)
+
+    def for_resource(self, rkeys: tuple[Key, ...]) -> frozenset[PolicyID]:
+        """Policies whose resource scope can match, whatever the principal (for explanations)."""
+        return frozenset(pid for rk in rkeys for pid in self._by_resource.get(rk, ()))
