@@ -23,8 +23,10 @@ def test_cache_hit_returns_same_answer_with_new_decision_id() -> None:
     p = _pdp(clock)
     first = p.decide(request(PAT, "GET", "payroll-api"))
     second = p.decide(request(PAT, "GET", "payroll-api"))
-    assert not first.cached and second.cached
-    assert second.allowed == first.allowed and second.policy_ids == first.policy_ids
+    assert not first.cached
+    assert second.cached
+    assert second.allowed == first.allowed
+    assert second.policy_ids == first.policy_ids
     assert second.decision_id != first.decision_id
     assert p.cache is not None
     stats = p.cache.stats()
@@ -74,7 +76,8 @@ def test_cache_is_dropped_on_activation_and_new_policy_applies() -> None:
     )
     p.activate(lockdown)
     after = p.decide(request(PAT, "GET", "payroll-api"))
-    assert not after.allowed and not after.cached
+    assert not after.allowed
+    assert not after.cached
     assert after.bundle_hash == lockdown.hash
 
 
@@ -96,5 +99,6 @@ def test_cache_is_bounded() -> None:
     for i in range(10):
         cache.put(str(i).encode(), decision, (EntityUID("User", str(i)),))
     assert cache.stats().entries == 3
-    assert cache.get(b"9") is not None and cache.get(b"0") is None
+    assert cache.get(b"9") is not None
+    assert cache.get(b"0") is None
     assert cache.invalidate_entities([EntityUID("User", "0")]) == 0

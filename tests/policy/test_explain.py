@@ -41,7 +41,8 @@ def test_explain_reports_unless_and_guarded_conditions() -> None:
     assert "context has device" in texts
     # Conditions guarded by `has` cannot be evaluated alone: reported, with the error.
     guarded = [c for c in failed if c.text == "context.device.compliant"]
-    assert guarded and guarded[0].error is not None
+    assert guarded
+    assert guarded[0].error is not None
 
 
 def test_explain_names_the_forbid_and_its_reason() -> None:
