@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.policy._org import EXAMPLES
 from zerogate.errors import PolicyError
 from zerogate.policy import Bundle, compile_bundle
-
-from ._org import EXAMPLES
 
 OK = '@id("ok") permit (principal, action, resource);'
 

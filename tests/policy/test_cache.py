@@ -5,10 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.policy._org import context, example_bundle, request, user
 from zerogate.clock import FixedClock
 from zerogate.policy import PDP, Bundle, DecisionCache, EntityUID, compile_bundle
-
-from ._org import context, example_bundle, request, user
 
 PAT = user("pat", "payroll-admin")
 

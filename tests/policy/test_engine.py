@@ -6,10 +6,9 @@ import orjson
 import pytest
 from cedarpy import _internal as cedar
 
+from tests.policy._org import context, pdp, request, user
 from zerogate.errors import InvalidInput
 from zerogate.policy import Bundle, EntityUID, Outcome, Request, compile_bundle
-
-from ._org import context, pdp, request, user
 
 PAT = user("pat", "payroll-admin")
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from tests.policy._org import context, pdp, request, user
 from zerogate.policy import Outcome, PartKind
-
-from ._org import context, pdp, request, user
 
 PAT = user("pat", "payroll-admin")
 

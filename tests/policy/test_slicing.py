@@ -7,11 +7,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.policy._org import context
 from zerogate.clock import FixedClock
 from zerogate.policy import PDP, Bundle, Entity, EntityUID, Request, compile_bundle
 from zerogate.policy._slicing import SliceIndex
-
-from ._org import context
 
 USERS = [f"u{i}" for i in range(4)]
 GROUPS = [f"g{i}" for i in range(4)]
