@@ -45,7 +45,9 @@ class ZerogateError(Exception):
             self.code = code
         if status is not None:
             self.status = status
-        self.details: tuple[ErrorDetail, ...] = tuple(sorted(details, key=lambda d: (d.loc, d.code)))
+        self.details: tuple[ErrorDetail, ...] = tuple(
+            sorted(details, key=lambda d: (d.loc, d.code))
+        )
 
     def as_dict(self) -> dict[str, object]:
         body: dict[str, object] = {"code": self.code, "message": self.message}

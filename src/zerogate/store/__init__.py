@@ -1,0 +1,26 @@
+"""The store: SQLAlchemy Core tables, engines for SQLite and PostgreSQL, and Alembic migrations.
+
+The store owns tables, engines, transactions and migrations only; each part keeps its own
+queries in a private `_db.py` and imports the tables from here.
+"""
+
+from zerogate.store._engine import DialectName
+from zerogate.store._schema import (
+    UTCDateTime,
+    events,
+    metadata,
+    policy_activations,
+    policy_bundles,
+)
+from zerogate.store._store import Store, open_store
+
+__all__ = [
+    "DialectName",
+    "Store",
+    "UTCDateTime",
+    "events",
+    "metadata",
+    "open_store",
+    "policy_activations",
+    "policy_bundles",
+]

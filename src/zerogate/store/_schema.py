@@ -1,0 +1,97 @@
+"""The store's tables as SQLAlchemy Core `MetaData`: the one place that says what the database holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+# Stable constraint names so Alembic migrations and the metadata agree on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only autoincrements an `INTEGER PRIMARY KEY` (the rowid alias), never a BIGINT one.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the backend stores."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the store only accepts timezone-aware UTC times")
+        value = value.astimezone(UTC)
+        # SQLite has no timezone type: store naive UTC text and restore the zone when reading.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The change feed: append-only; `seq` is the order every subscriber sees (zerogate.control).
+events = Table(
+    "events",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("topic", String(200), nullable=False),
+    Column("key", String(500), nullable=True),
+    Column("payload", Text, nullable=False),  # JSON object as text
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_events_topic", "topic"),
+    # AUTOINCREMENT: SQLite never reuses a seq, even after the highest row is deleted.
+    sqlite_autoincrement=True,
+)
+
+# Content-addressed policy bundles: `hash` is the sha256 hex of the bundle content.
+policy_bundles = Table(
+    "policy_bundles",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=True),
+    Column("manifest", Text, nullable=False),  # JSON object as text
+    Column("files", Text, nullable=False),  # JSON {relative path: content} as text
+)
+
+# Activation history; the active bundle is the row with the highest `id`.
+policy_activations = Table(
+    "policy_activations",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("bundle_hash", String(64), ForeignKey("policy_bundles.hash"), nullable=False),
+    Column("activated_at", UTCDateTime, nullable=False),
+    Column("activated_by", String(200), nullable=True),
+    Index("ix_policy_activations_bundle_hash", "bundle_hash"),
+    sqlite_autoincrement=True,
+)
+
+__all__ = ["UTCDateTime", "events", "metadata", "policy_activations", "policy_bundles"]

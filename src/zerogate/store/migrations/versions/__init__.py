@@ -1,0 +1,1 @@
+"""Migration scripts, one per table group, applied in `down_revision` order."""
