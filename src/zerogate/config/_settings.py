@@ -42,6 +42,8 @@ class PolicySettings:
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8181
+    # The PDP identifier published in AuthZEN metadata; empty derives it from each request.
+    public_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,11 @@ class PolicySync:
         self._task = asyncio.create_task(self._follow(after), name="zerogate-policy-sync")
         return self.pdp
 
+    @property
+    def following(self) -> bool:
+        """True while the feed follower runs; a PDP that stopped following is not ready."""
+        return self._task is not None and not self._task.done()
+
     async def aclose(self) -> None:
         if self._task is not None:
             self._task.cancel()

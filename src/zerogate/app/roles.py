@@ -1,0 +1,40 @@
+"""`zerogate serve ROLE`: one replica of one service, sharing the store with the others."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from zerogate.app._pdp_service import pdp_service
+from zerogate.app._serve import serve
+from zerogate.clock import SystemClock
+from zerogate.config import Settings
+from zerogate.errors import ConfigError, ErrorDetail
+
+ROLES = ("pdp",)
+
+
+def run_role(role: str, settings: Settings, *, out: TextIO = sys.stdout) -> None:
+    """Run one role until interrupted. Raises ConfigError for an unknown role."""
+    if role not in ROLES:
+        raise ConfigError(
+            f"unknown role {role!r}",
+            details=[ErrorDetail("role_unknown", "ROLE", f"choose one of: {', '.join(ROLES)}")],
+        )
+    asyncio.run(_pdp(settings, out))
+
+
+async def _pdp(settings: Settings, out: TextIO) -> None:
+    async with pdp_service(settings, clock=SystemClock()) as svc:
+
+        def started(base: str) -> None:
+            print(
+                f"zerogate pdp: bundle {svc.pdp.bundle_hash[:12]}, AuthZEN at {base}",
+                file=out,
+                flush=True,
+            )
+
+        await serve(
+            svc.app, host=settings.server.host, port=settings.server.port, on_started=started
+        )
