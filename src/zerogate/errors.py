@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -45,9 +46,7 @@ class ZerogateError(Exception):
             self.code = code
         if status is not None:
             self.status = status
-        self.details: tuple[ErrorDetail, ...] = tuple(
-            sorted(details, key=lambda d: (d.loc, d.code))
-        )
+        self.details: tuple[ErrorDetail, ...] = tuple(sorted(details, key=_location_order))
 
     def as_dict(self) -> dict[str, object]:
         body: dict[str, object] = {"code": self.code, "message": self.message}
@@ -60,6 +59,15 @@ class ZerogateError(Exception):
             return self.message
         lines = [self.message, *(f"  {d}" for d in self.details)]
         return "\n".join(lines)
+
+
+def _location_order(detail: ErrorDetail) -> tuple[tuple[tuple[int, str], ...], str]:
+    """Sort `a.cedar:9` before `a.cedar:15`: digit runs compare as numbers."""
+    parts = tuple((int(p), "") if p.isdigit() else (-1, p) for p in _DIGITS.split(detail.loc) if p)
+    return parts, detail.code
+
+
+_DIGITS = re.compile(r"(\d+)")
 
 
 class ConfigError(ZerogateError):
