@@ -10,6 +10,7 @@ FACES = [
     "zerogate",
     "zerogate.app",
     "zerogate.authzen",
+    "zerogate.cli",
     "zerogate.clock",
     "zerogate.config",
     "zerogate.control",
