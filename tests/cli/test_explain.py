@@ -149,3 +149,25 @@ def test_explain_missing_context_file_is_an_input_error(tmp_path: Path) -> None:
     code, body = run_json(*args)
     assert code == ExitCode.ERROR
     assert body["errors"][0]["code"] == "input_unreadable"
+
+
+def test_explain_lists_each_missing_part_in_its_own_columns(tmp_path: Path) -> None:
+    olga = '[{"uid":{"type":"User","id":"olga"},"attrs":{"email":"olga@example.test"},"parents":[{"type":"Group","id":"employees"}]}]'
+    result = run(
+        "policy",
+        "explain",
+        EXAMPLES,
+        "--principal",
+        'User::"olga"',
+        "--action",
+        "GET",
+        "--resource",
+        'Route::"payroll-api"',
+        "--entities",
+        olga,
+        "--context",
+        json.dumps(CONTEXT),
+    )
+    assert result.exit_code == ExitCode.DENY
+    assert '✗ principal principal in Group::"payroll-admin"' in result.stdout
+    assert "✗ when      context has device" in result.stdout

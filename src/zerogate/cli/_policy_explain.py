@@ -206,7 +206,7 @@ def _render(
             )
             for check in permit.failed:
                 line = Text.assemble(
-                    ("    ✗ ", "red"), (f"{check.kind.value:<9}", "dim"), check.text
+                    ("    ✗ ", "red"), (f"{check.kind.value:<10}", "dim"), check.text
                 )
                 if check.error:
                     line.append(f"  (error: {check.error})", style="dim")
