@@ -67,3 +67,31 @@ def test_explain_can_be_skipped_for_the_hot_path() -> None:
     decision = pdp().decide(request(user("x"), "GET", "nowhere"), explain=False)
     assert not decision.allowed
     assert decision.explanation is None
+
+
+def test_explain_never_names_another_users_personal_grant() -> None:
+    """A per-user grant of someone else is no candidate: naming it would leak who has access."""
+    from zerogate.policy import Bundle, compile_bundle
+
+    grants = (
+        '@id("grant-bob") permit (principal == User::"bob", action, resource == Route::"doc") '
+        "when { context.authn.mfa };\n"
+        '@id("team") permit (principal in Group::"team", action, resource == Route::"doc");\n'
+        '@id("share") permit (principal == ?principal, action, resource == ?resource);\n'
+    )
+    links = (
+        '[{"id": "share-carol", "template": "share", "values": '
+        '{"?principal": {"type": "User", "id": "carol"}, "?resource": {"type": "Route", "id": "doc"}}}]'
+    )
+    bundle = compile_bundle(Bundle({"p.cedar": grants, "links.json": links}))
+    decision = pdp(bundle).decide(request(user("alice"), "GET", "doc"))
+    assert decision.explanation is not None
+    named = [p.policy_id for p in decision.explanation.closest_permits]
+    assert named == ["team"]
+    assert "bob" not in decision.explanation.summary
+    # The owner of a personal grant is still told what their own grant needs.
+    own = pdp(bundle).decide(request(user("bob"), "GET", "doc", context(authn={"mfa": False})))
+    assert own.explanation is not None
+    best = own.explanation.closest_permits[0]
+    assert best.policy_id == "grant-bob"
+    assert [c.text for c in best.failed] == ["context.authn.mfa"]

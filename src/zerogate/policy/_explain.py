@@ -31,6 +31,7 @@ from zerogate.policy._model import (
 from zerogate.policy._render import render_condition, render_scope
 
 MAX_CLOSEST = 3
+PROBE_CACHE_SIZE = 1024
 _ANY = pst.ScopeAny()
 
 
@@ -74,7 +75,12 @@ class Explainer:
             return Explanation(
                 summary=f"denied by forbid `{first.policy_id}`{because}", forbids=forbids
             )
-        permits = frozenset(p for p in candidates if self._base.effects.get(p) == "permit")
+        principal = cedar_request["principal"]
+        permits = frozenset(
+            p
+            for p in candidates
+            if self._base.effects.get(p) == "permit" and not self._someone_elses(p, principal)
+        )
         closest = self._closest(permits, cedar_request, entities)
         if not closest:
             return Explanation(summary="denied: no policy grants access to this resource")
@@ -97,6 +103,17 @@ class Explainer:
             failed=failed,
             parts=0,
         )
+
+    def _someone_elses(self, policy_id: PolicyID, principal: dict[str, str]) -> bool:
+        """A grant scoped to another principal of the requester's own type (another user's
+        personal grant). Naming it would tell the requester who holds access, and it could never
+        apply to them, so it is no candidate. Group-scoped permits stay: "you need group X"."""
+        scope = self._concrete(policy_id).principal
+        entity = getattr(scope, "entity", None)
+        if not isinstance(entity, pst.EntityUid):
+            return False
+        same_type = str(entity.type) == principal["type"]
+        return same_type and entity.id != principal["id"]
 
     def _closest(
         self, permits: frozenset[PolicyID], cedar_request: dict[str, Any], entities: cedar.Entities
@@ -132,6 +149,8 @@ class Explainer:
     def _probe_for(self, permits: frozenset[PolicyID]) -> tuple[cedar.PolicySet, dict[str, _Part]]:
         cached = self._probes.get(permits)
         if cached is None:
+            if len(self._probes) >= PROBE_CACHE_SIZE:
+                del self._probes[next(iter(self._probes))]
             cached = self._probes[permits] = self._build_probe(permits)
         return cached
 
