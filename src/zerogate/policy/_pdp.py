@@ -54,34 +54,37 @@ class PDP:
 
     def decide(self, request: Request, *, explain: bool = True) -> Decision:
         """Decide one request. Raises InvalidInput if it does not match the schema."""
-        if "time" not in request.context:
+        clock_time = None if "time" in request.context else self._local_time()
+        decision_id = DecisionID(f"{self._prefix}{next(self._counter):010x}")
+        cache = self._cache
+        key = b""
+        if cache is not None:
+            # The key is built from the request as given plus the clock's time, so a hit never
+            # pays for rebuilding the request.
+            key = _cache_key(request, clock_time)
+            hit = cache.get(key)
+            if hit is not None:
+                return Decision(
+                    hit.allowed,
+                    hit.outcome,
+                    decision_id,
+                    hit.policy_ids,
+                    hit.errors,
+                    hit.bundle_hash,
+                    hit.explanation,
+                    True,
+                )
+        if clock_time is not None:
             request = Request(
                 request.principal,
                 request.action,
                 request.resource,
-                self._with_time(request.context),
+                {**request.context, "time": clock_time},
                 request.entities,
-            )
-        decision_id = DecisionID(f"{self._prefix}{next(self._counter):010x}")
-        cache = self._cache
-        if cache is None:
-            return self._engine.decide(request, decision_id=decision_id, explain=explain)
-        key = _cache_key(request)
-        hit = cache.get(key)
-        if hit is not None:
-            return Decision(
-                hit.allowed,
-                hit.outcome,
-                decision_id,
-                hit.policy_ids,
-                hit.errors,
-                hit.bundle_hash,
-                hit.explanation,
-                True,
             )
         engine = self._engine
         decision = engine.decide(request, decision_id=decision_id, explain=explain)
-        if engine is self._engine:  # not swapped meanwhile: safe to remember
+        if cache is not None and engine is self._engine:  # not swapped meanwhile: safe to keep
             depends = (request.principal, request.resource, *(e.uid for e in request.entities))
             cache.put(key, decision, depends)
         return decision
@@ -97,22 +100,21 @@ class PDP:
         """An entity changed (a user's groups, a device): drop decisions that involved it."""
         return self._cache.invalidate_entities(uids) if self._cache is not None else 0
 
-    def _with_time(self, context: Mapping[str, Any]) -> dict[str, Any]:
+    def _local_time(self) -> dict[str, Any]:
+        """`context.time`: the injected clock's time in the configured zone."""
         local = self._clock.now().astimezone(self._zone)
         return {
-            **context,
-            "time": {
-                "hour": local.hour,
-                "minute": local.minute,
-                "weekday": local.isoweekday(),
-                "zone": self._zone_name,
-            },
+            "hour": local.hour,
+            "minute": local.minute,
+            "weekday": local.isoweekday(),
+            "zone": self._zone_name,
         }
 
 
-def _cache_key(request: Request) -> bytes:
+def _cache_key(request: Request, clock_time: Mapping[str, Any] | None) -> bytes:
+    """The normalized request: dict order does not matter (sorted keys), values do."""
     p, a, r = request.principal, request.action, request.resource
     return orjson.dumps(
-        (p.type, p.id, a.type, a.id, r.type, r.id, request.context, request.entities),
+        (p.type, p.id, a.type, a.id, r.type, r.id, request.context, clock_time, request.entities),
         option=orjson.OPT_SORT_KEYS,
     )
