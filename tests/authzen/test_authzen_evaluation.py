@@ -41,7 +41,7 @@ def test_evaluation_denies_with_closest_permit(client: TestClient, pdp: PDP) -> 
     assert admin["errors"] == []
     assert admin["bundle"] == pdp.bundle_hash
     closest = admin["explanation"]["closest_permits"][0]
-    assert closest["policy"] == "payroll-admins"
+    assert closest["policy_id"] == "payroll-admins"
     assert closest["effect"] == "permit"
     assert {"kind": "principal", "text": 'principal in Group::"payroll-admin"'} in [
         {"kind": c["kind"], "text": c["text"]} for c in closest["failed"]
@@ -58,7 +58,7 @@ def test_evaluation_denies_by_forbid_with_its_policy(client: TestClient) -> None
     assert admin["outcome"] == "forbidden"
     assert admin["policies"] == ["deny-high-risk"]
     forbid = admin["explanation"]["forbids"][0]
-    assert forbid["policy"] == "deny-high-risk"
+    assert forbid["policy_id"] == "deny-high-risk"
     assert forbid["reason"] == "the session's risk score is above 80"
     assert body["context"]["reason_user"]["en"].startswith("denied by forbid `deny-high-risk`")
 
@@ -105,7 +105,7 @@ def test_evaluation_without_user_entity_fails_closed(client: TestClient) -> None
 
     assert admin["outcome"] == "policy_error"
     assert admin["policies"] == ["divested-accounts"]
-    assert admin["errors"][0]["policy"] == "divested-accounts"
+    assert admin["errors"][0]["policy_id"] == "divested-accounts"
 
 
 def test_evaluation_echoes_request_id(client: TestClient) -> None:

@@ -13,10 +13,7 @@ from typing import Any
 from zerogate.errors import ZerogateError
 from zerogate.policy import (
     PDP,
-    ConditionCheck,
     Decision,
-    Explanation,
-    PolicyExplanation,
     Request,
 )
 
@@ -48,13 +45,13 @@ def evaluation_json(decision: Decision) -> dict[str, Any]:
         "bundle": decision.bundle_hash,
     }
     if decision.errors or not decision.allowed:
-        admin["errors"] = [{"policy": e.policy_id, "message": e.message} for e in decision.errors]
+        admin["errors"] = [e.as_dict() for e in decision.errors]
     context: dict[str, Any] = {"id": decision.decision_id, "reason_admin": admin}
     # `is True`, not truthiness: only a real boolean from the PDP may ever become a permit.
     if decision.allowed is True:
         return {"decision": True, "context": context}
     explanation = decision.explanation
-    admin["explanation"] = None if explanation is None else _explanation(explanation)
+    admin["explanation"] = None if explanation is None else explanation.as_dict()
     context["reason_user"] = {"en": explanation.summary if explanation else GENERIC_DENIAL}
     return {"decision": False, "context": context}
 
@@ -83,31 +80,3 @@ def run_evaluations(pdp: PDP, batch: Evaluations) -> list[dict[str, Any]]:
 def error_evaluation_json(error: ZerogateError) -> dict[str, Any]:
     """A batch item the PDP refused: denied, with the error in its context (AuthZEN §7.2.1)."""
     return {"decision": False, "context": {"error": {"status": error.status, **error.as_dict()}}}
-
-
-def _explanation(explanation: Explanation) -> dict[str, Any]:
-    return {
-        "summary": explanation.summary,
-        "forbids": [_policy(p) for p in explanation.forbids],
-        "closest_permits": [_policy(p) for p in explanation.closest_permits],
-    }
-
-
-def _policy(policy: PolicyExplanation) -> dict[str, Any]:
-    return {
-        "policy": policy.policy_id,
-        "effect": policy.effect,
-        "location": policy.location,
-        "reason": policy.reason,
-        "failed": [_check(c) for c in policy.failed],
-        "parts": policy.parts,
-    }
-
-
-def _check(check: ConditionCheck) -> dict[str, Any]:
-    return {
-        "kind": check.kind.value,
-        "text": check.text,
-        "holds": check.holds,
-        "error": check.error,
-    }

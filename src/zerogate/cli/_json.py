@@ -10,7 +10,6 @@ from zerogate.policy import (
     Decision,
     Expectation,
     Explanation,
-    PolicyExplanation,
     Request,
     TestCaseResult,
     TestFileResult,
@@ -32,7 +31,7 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         "allowed": decision.allowed,
         "outcome": decision.outcome.value,
         "policies": list(decision.policy_ids),
-        "errors": [{"policy_id": e.policy_id, "message": e.message} for e in decision.errors],
+        "errors": [e.as_dict() for e in decision.errors],
         "explanation": explanation_json(decision.explanation),
         "bundle_hash": decision.bundle_hash,
         "decision_id": decision.decision_id,
@@ -40,23 +39,7 @@ def decision_json(decision: Decision) -> dict[str, Any]:
 
 
 def explanation_json(explanation: Explanation | None) -> dict[str, Any] | None:
-    if explanation is None:
-        return None
-    return {
-        "summary": explanation.summary,
-        "forbids": [_policy_json(p) for p in explanation.forbids],
-        "closest_permits": [_policy_json(p) for p in explanation.closest_permits],
-    }
-
-
-def _policy_json(policy: PolicyExplanation) -> dict[str, Any]:
-    return {
-        "policy_id": policy.policy_id,
-        "effect": policy.effect,
-        "location": policy.location,
-        "reason": policy.reason,
-        "failed": [{"kind": c.kind.value, "text": c.text, "error": c.error} for c in policy.failed],
-    }
+    return None if explanation is None else explanation.as_dict()
 
 
 def run_json(run: TestRun, *, coverage: bool) -> dict[str, Any]:
@@ -106,7 +89,7 @@ def case_json(result: TestCaseResult) -> dict[str, Any]:
             "decision": "allow" if decision.allowed else "deny",
             "outcome": decision.outcome.value,
             "policies": list(decision.policy_ids),
-            "errors": [{"policy_id": e.policy_id, "message": e.message} for e in decision.errors],
+            "errors": [e.as_dict() for e in decision.errors],
             "explanation": explanation_json(decision.explanation) if not result.passed else None,
         },
         "message": result.message,

@@ -84,6 +84,14 @@ class ConditionCheck:
     holds: bool
     error: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "text": self.text,
+            "holds": self.holds,
+            "error": self.error,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyExplanation:
@@ -96,6 +104,16 @@ class PolicyExplanation:
     failed: tuple[ConditionCheck, ...]
     parts: int
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "policy_id": self.policy_id,
+            "effect": self.effect,
+            "location": self.location,
+            "reason": self.reason,
+            "failed": [c.as_dict() for c in self.failed],
+            "parts": self.parts,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
@@ -105,6 +123,14 @@ class Explanation:
     forbids: tuple[PolicyExplanation, ...] = ()
     closest_permits: tuple[PolicyExplanation, ...] = ()
 
+    def as_dict(self) -> dict[str, Any]:
+        """The one JSON shape of an explanation (AuthZEN, CLI, and later audit)."""
+        return {
+            "summary": self.summary,
+            "forbids": [p.as_dict() for p in self.forbids],
+            "closest_permits": [p.as_dict() for p in self.closest_permits],
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyEvalError:
@@ -112,6 +138,9 @@ class PolicyEvalError:
 
     policy_id: PolicyID
     message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"policy_id": self.policy_id, "message": self.message}
 
 
 @dataclass(frozen=True, slots=True)
