@@ -6,7 +6,7 @@ import pytest
 
 from zerogate.errors import PolicyError
 from zerogate.policy import format_policy_text
-from zerogate.policy._fmt import comments
+from zerogate.policy._source import comments
 
 SOURCE = """\
 // Header.

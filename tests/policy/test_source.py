@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,3 +26,13 @@ def test_split_statements_line_numbers_track_blank_lines(gaps: list[int]) -> Non
         expected.append(text.count("\n") + 1)
         text += f'@id("p{i}") permit (principal, action, resource);\n'
     assert [line for line, _ in split_statements(text)] == expected
+
+
+@given(st.text(alphabet='ab;"\\/\n ', max_size=60))
+def test_segments_tile_the_text_exactly(text: str) -> None:
+    from zerogate.policy._source import segments
+
+    pieces = list(segments(text))
+    assert "".join(text[s:e] for _, s, e in pieces) == text
+    assert all(s < e for _, s, e in pieces)
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(pieces))

@@ -7,13 +7,13 @@ the same comments in the same order, and the same policy trees, or the text is l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import cedarpy
 from cedarpy import _internal as cedar
 
 from zerogate.errors import ErrorDetail, PolicyError
-from zerogate.policy._source import parse_policies
+from zerogate.policy._source import comments, parse_policies
 
 Formatter = Callable[[str, int, int], str]
 
@@ -50,29 +50,6 @@ def format_policy_text(
             details=[ErrorDetail("policy_fmt_meaning_changed", file, "policy trees differ")],
         )
     return formatted
-
-
-def comments(text: str) -> Iterator[str]:
-    """Every `//` comment in Cedar text (not inside strings), without trailing whitespace."""
-    i, n = 0, len(text)
-    in_string = False
-    while i < n:
-        ch = text[i]
-        if in_string:
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif text.startswith("//", i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            yield text[i:end].rstrip()
-            i = end
-            continue
-        i += 1
 
 
 def _tree(text: str) -> object:

@@ -40,6 +40,34 @@ class PolicySource:
         return self.node.annotations.get("reason")
 
 
+def segments(text: str) -> Iterator[tuple[str, int, int]]:
+    """Cedar text as ("code" | "string" | "comment", start, end) runs, in order.
+
+    The one place that knows Cedar's lexical rules for `"..."` (with `\\` escapes) and `//`
+    comments, so statement splitting and comment-preserving formatting agree.
+    """
+    i, n, start = 0, len(text), 0
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            end = i + 1
+            while end < n and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            end = min(end + 1, n)
+        elif ch == "/" and text.startswith("//", i):
+            newline = text.find("\n", i)
+            end = n if newline < 0 else newline
+        else:
+            i += 1
+            continue
+        if start < i:
+            yield "code", start, i
+        yield ("string" if ch == '"' else "comment"), i, end
+        i = start = end
+    if start < n:
+        yield "code", start, n
+
+
 def split_statements(text: str) -> Iterator[tuple[int, str]]:
     """Yield (line, statement) for each `;`-terminated statement, ignoring `;` in strings/comments.
 
@@ -47,32 +75,30 @@ def split_statements(text: str) -> Iterator[tuple[int, str]]:
     shift where its errors point.
     """
     code_start = -1
-    i = 0
-    n = len(text)
-    in_string = False
-    while i < n:
-        ch = text[i]
-        if in_string:
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == '"':
-                in_string = False
-        elif ch == "/" and text.startswith("//", i):
-            newline = text.find("\n", i)
-            i = n if newline < 0 else newline
+    for kind, start, end in segments(text):
+        if kind == "comment":
             continue
-        elif not ch.isspace():
+        if kind == "string":
+            code_start = start if code_start < 0 else code_start
+            continue
+        for i in range(start, end):
+            ch = text[i]
+            if ch.isspace():
+                continue
             if code_start < 0:
                 code_start = i
-            if ch == '"':
-                in_string = True
-            elif ch == ";":
+            if ch == ";":
                 yield text.count("\n", 0, code_start) + 1, text[code_start : i + 1]
                 code_start = -1
-        i += 1
     if code_start >= 0:
         yield text.count("\n", 0, code_start) + 1, text[code_start:].rstrip()
+
+
+def comments(text: str) -> Iterator[str]:
+    """Every `//` comment in Cedar text (not inside strings), without trailing whitespace."""
+    for kind, start, end in segments(text):
+        if kind == "comment":
+            yield text[start:end].rstrip()
 
 
 def parse_policies(
