@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Collection, Mapping
-from types import TracebackType
-from typing import Self
 
 from zerogate.clock import Clock, SystemClock
 from zerogate.control.events._feed import Wakeup
 from zerogate.control.events._model import (
+    Closing,
     Event,
     decode_payload,
     encode_payload,
@@ -17,7 +16,7 @@ from zerogate.control.events._model import (
 from zerogate.errors import InvalidInput
 
 
-class InProcessBus:
+class InProcessBus(Closing):
     """Same contract as the store-backed buses, minus durability: events live in this process."""
 
     def __init__(self, *, clock: Clock | None = None) -> None:
@@ -58,17 +57,6 @@ class InProcessBus:
     async def aclose(self) -> None:
         self._closed = True
         self._wakeup.notify_all()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _stream(
         self, topics: frozenset[str] | None, after_seq: int

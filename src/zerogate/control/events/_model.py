@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 import orjson
 
@@ -49,6 +50,24 @@ class EventBus(Protocol):
     async def aclose(self) -> None:
         """Stop every subscriber and background task; the bus cannot be used afterwards."""
         ...
+
+
+class Closing:
+    """`async with bus:` closes the bus on exit; subclasses define `aclose()`."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 def encode_payload(topic: str, payload: Mapping[str, object], key: str | None) -> str:

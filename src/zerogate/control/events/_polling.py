@@ -6,13 +6,12 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable, Collection, Mapping
 from datetime import datetime
-from types import TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from zerogate.clock import Clock, SystemClock
 from zerogate.control.events import _db
 from zerogate.control.events._feed import FeedCursor, Wakeup, backoff_s, stable_frontier
-from zerogate.control.events._model import Event, encode_payload, normalise_topics
+from zerogate.control.events._model import Closing, Event, encode_payload, normalise_topics
 from zerogate.errors import InvalidInput, StoreError
 from zerogate.store import Store
 
@@ -24,7 +23,7 @@ _BATCH = 500  # rows per read: bounds memory while a subscriber drains a long ba
 _TAIL = 1000  # newest rows `last_seq` inspects for young gaps
 
 
-class StoreBus:
+class StoreBus(Closing):
     """The change feed on any store: durable publish, ordered gap-safe subscribers.
 
     Subclasses decide how an idle subscriber learns of new events (`_idle_wait_s`,
@@ -81,17 +80,6 @@ class StoreBus:
         # A cancelled caller leaves its worker thread running: let it finish with the store.
         if self._in_flight:
             await asyncio.wait(set(self._in_flight))
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _stream(
         self, topics: frozenset[str] | None, after_seq: int
