@@ -9,9 +9,7 @@ from zerogate.policy._bundle import (
     uid_from_json,
 )
 from zerogate.policy._cache import CacheStats, DecisionCache
-from zerogate.policy._coverage import Coverage, PolicyCoverage, TemplateCoverage
 from zerogate.policy._fmt import format_policy_text
-from zerogate.policy._junit import junit_xml
 from zerogate.policy._model import (
     ConditionCheck,
     Decision,
@@ -25,16 +23,24 @@ from zerogate.policy._model import (
     Request,
 )
 from zerogate.policy._pdp import PDP
-from zerogate.policy._testfile import Expectation, TestCase, TestFile, load_test_file
-from zerogate.policy._testing import (
+from zerogate.policy.testing import (
     CaseStatus,
+    Coverage,
+    Expectation,
+    PolicyCoverage,
+    TemplateCoverage,
+    TestCase,
     TestCaseResult,
+    TestFile,
     TestFileResult,
     TestRun,
+    junit_xml,
+    load_test_file,
+    parse_entities,
+    parse_uid,
     run_test_files,
     run_tests,
 )
-from zerogate.policy._testvalues import parse_entities, parse_uid
 
 __all__ = [
     "PDP",

@@ -16,7 +16,7 @@ from typing import Any
 from zerogate._types import PolicyID
 from zerogate.errors import ErrorDetail, InvalidInput
 from zerogate.policy._model import Entity, EntityUID, Outcome, Request
-from zerogate.policy._testvalues import (
+from zerogate.policy.testing._values import (
     instant,
     merge_patch,
     parse_entities,
@@ -24,7 +24,7 @@ from zerogate.policy._testvalues import (
     plain_json,
     zone,
 )
-from zerogate.policy._testyaml import LocatedDict, LocatedList, YAMLProblem, load_yaml
+from zerogate.policy.testing._yaml import LocatedDict, LocatedList, YAMLProblem, load_yaml
 
 MAX_TEST_FILE_BYTES = 1024 * 1024
 MAX_CASES = 10_000

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from zerogate._types import PolicyID
 from zerogate.policy._compiled import PolicyBase
 from zerogate.policy._model import Decision, Explanation, Request
-from zerogate.policy._testfile import Expectation, TestCase
-from zerogate.policy._testvalues import zone
+from zerogate.policy.testing._file import Expectation, TestCase
+from zerogate.policy.testing._values import zone
 
 
 def request_text(request: Request) -> str:

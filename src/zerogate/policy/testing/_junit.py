@@ -6,7 +6,7 @@ import posixpath
 import re
 import xml.etree.ElementTree as ET
 
-from zerogate.policy._testing import CaseStatus, TestFileResult, TestRun
+from zerogate.policy.testing._runner import CaseStatus, TestFileResult, TestRun
 
 # XML 1.0 cannot carry most control characters, even escaped; Cedar messages could contain them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -16,11 +16,11 @@ from zerogate._types import BundleHash, PolicyID
 from zerogate.clock import FixedClock
 from zerogate.errors import ErrorDetail, InvalidInput
 from zerogate.policy._bundle import CompiledBundle
-from zerogate.policy._coverage import Coverage, measure_coverage
 from zerogate.policy._model import Decision
 from zerogate.policy._pdp import PDP
-from zerogate.policy._testfile import Expectation, TestCase, TestFile, load_test_file
-from zerogate.policy._testmessage import failure_message, request_text
+from zerogate.policy.testing._coverage import Coverage, measure_coverage
+from zerogate.policy.testing._file import Expectation, TestCase, TestFile, load_test_file
+from zerogate.policy.testing._message import failure_message, request_text
 
 
 class CaseStatus(StrEnum):
