@@ -101,3 +101,59 @@ def test_cache_is_bounded() -> None:
     assert cache.get(b"9") is not None
     assert cache.get(b"0") is None
     assert cache.invalidate_entities([EntityUID("User", "0")]) == 0
+
+
+USERS = [EntityUID("User", u) for u in ("a", "b", "c")]
+op = st.one_of(
+    st.tuples(st.just("put"), st.integers(0, 5), st.sets(st.sampled_from(USERS), max_size=2)),
+    st.tuples(st.just("get"), st.integers(0, 5)),
+    st.tuples(st.just("invalidate"), st.sampled_from(USERS)),
+    st.tuples(st.just("invalidate_all")),
+    st.tuples(st.just("advance"), st.floats(0.0, 6.0)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(op, max_size=40), st.integers(2, 6))
+def test_cache_behaves_like_a_model_of_ttls_and_invalidations(ops: list[tuple], size: int) -> None:  # type: ignore[type-arg]
+    """Never serves an expired or invalidated decision; keeps the rest (up to its bound)."""
+    clock = FixedClock()
+    cache = DecisionCache(clock=clock, ttl_s=10.0, jitter=0.0, max_entries=size)
+    decision = PDP(example_bundle(), clock=clock).decide(request(PAT, "GET", "payroll-api"))
+    model: dict[bytes, tuple[float, set[EntityUID]]] = {}  # insertion-ordered like the cache
+    for step in ops:
+        if step[0] == "put":
+            key = str(step[1]).encode()
+            if key not in model and len(model) >= size:
+                del model[next(iter(model))]
+            model.pop(key, None)
+            model[key] = (clock.monotonic() + 10.0, set(step[2]))
+            cache.put(key, decision, tuple(step[2]))
+        elif step[0] == "get":
+            key = str(step[1]).encode()
+            entry = model.get(key)
+            live = entry is not None and entry[0] > clock.monotonic()
+            if entry is not None and not live:
+                del model[key]
+            assert (cache.get(key) is not None) == live
+        elif step[0] == "invalidate":
+            model = {k: v for k, v in model.items() if step[1] not in v[1]}
+            cache.invalidate_entities([step[1]])
+        elif step[0] == "invalidate_all":
+            model.clear()
+            cache.invalidate_all()
+        else:
+            clock.advance(step[1])
+    assert cache.stats().entries <= size
+
+
+def test_cache_refresh_forgets_old_dependencies() -> None:
+    """Found by the model test: a re-put kept its old entity links (wrong drops, index leak)."""
+    clock = FixedClock()
+    cache = DecisionCache(clock=clock)
+    decision = PDP(example_bundle(), clock=clock).decide(request(PAT, "GET", "payroll-api"))
+    bob = EntityUID("User", "bob")
+    cache.put(b"k", decision, (bob,))
+    cache.put(b"k", decision, ())
+    assert cache.invalidate_entities([bob]) == 0
+    assert cache.get(b"k") is not None

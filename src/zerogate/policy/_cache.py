@@ -63,7 +63,11 @@ class DecisionCache:
         return None
 
     def put(self, key: bytes, decision: Decision, depends_on: tuple[EntityUID, ...]) -> None:
-        if key not in self._entries and len(self._entries) >= self._max:
+        if key in self._entries:
+            # A refresh replaces the entry whole: its old dependencies must not linger in the
+            # index (they would invalidate it wrongly and never be freed).
+            self._drop(key)
+        elif len(self._entries) >= self._max:
             self._drop(next(iter(self._entries)))
         ttl = self._ttl * (1.0 + self._jitter * (2.0 * self._rng() - 1.0))
         self._entries[key] = (self._clock.monotonic() + ttl, decision, depends_on)
