@@ -132,3 +132,10 @@ def test_evaluation_accepts_json_with_charset(client: TestClient) -> None:
 
     assert response.status_code == 200
     assert response.json()["decision"] is True
+
+
+def test_evaluation_drops_unreasonable_request_ids(client: TestClient) -> None:
+    for bad_id in ("x" * 129, "has space", "tab\there"):
+        response = client.post(EVALUATION, json=evaluation(), headers={"X-Request-ID": bad_id})
+        assert response.status_code == 200
+        assert "x-request-id" not in response.headers

@@ -18,7 +18,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from zerogate.authzen._decision import evaluation_json, run_evaluations
-from zerogate.authzen._http import error_response, internal_error, read_json, respond
+from zerogate.authzen._http import (
+    error_response,
+    internal_error,
+    read_json,
+    request_id_of,
+    respond,
+)
 from zerogate.authzen._translate import translate_evaluation, translate_evaluations
 from zerogate.errors import ConfigError, ErrorDetail, ZerogateError
 from zerogate.policy import PDP
@@ -125,7 +131,7 @@ class _AuthZEN:
 def _unexpected_error(request: Request) -> Response:
     _log.exception(
         "authzen.internal_error",
-        extra={"path": request.url.path, "request_id": request.headers.get("x-request-id")},
+        extra={"path": request.url.path, "request_id": request_id_of(request)},
     )
     return error_response(request, internal_error())
 

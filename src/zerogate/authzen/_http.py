@@ -6,6 +6,8 @@ Status mapping happens here and nowhere deeper (STYLE #8): everything below rais
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import orjson
@@ -16,6 +18,7 @@ from zerogate.errors import ErrorDetail, InvalidInput, ZerogateError
 
 JSON_MEDIA_TYPE = "application/json"
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class JSONResponse(Response):
@@ -29,9 +32,20 @@ class JSONResponse(Response):
 
 def respond(request: Request, content: Any, status: int = 200) -> JSONResponse:
     """A JSON response that echoes the caller's X-Request-ID (AuthZEN HTTPS binding)."""
-    request_id = request.headers.get(REQUEST_ID_HEADER)
+    request_id = request_id_of(request)
     headers = None if request_id is None else {REQUEST_ID_HEADER: request_id}
     return JSONResponse(content, status_code=status, headers=headers)
+
+
+def request_id_of(request: Request) -> str | None:
+    """The caller's X-Request-ID if it is a sane token (≤ 128 visible ASCII characters).
+
+    Anything else is dropped rather than echoed into responses and logs.
+    """
+    value = request.headers.get(REQUEST_ID_HEADER)
+    if value is None or not _REQUEST_ID.fullmatch(value):
+        return None
+    return value
 
 
 def error_response(
