@@ -7,7 +7,6 @@ Status mapping happens here and nowhere deeper (STYLE #8): everything below rais
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import orjson
