@@ -102,13 +102,15 @@ class CompiledBundle:
     def hash(self) -> BundleHash:
         return self.bundle.hash
 
-    def engine(self, *, slicing: bool = True) -> Engine:
+    def engine(self, *, slicing: bool = True, check_shapes_once: bool = True) -> Engine:
+        """An engine; the switches exist so tests and benchmarks can compare the paths."""
         return Engine(
             self.base,
             schema=self.schema,
             entities=self.entities,
             bundle_hash=self.bundle.hash,
             slicing=slicing,
+            check_shapes_once=check_shapes_once,
         )
 
 

@@ -53,6 +53,13 @@ class PolicyBase:
                 scope_key(node.resource, link.values),
             )
 
+    def order(self, policy_id: PolicyID) -> tuple[str, int, str]:
+        """Sort key: where the policy is written (file, line), then its id."""
+        source = self.sources.get(
+            self.links[policy_id].template_id if policy_id in self.links else policy_id
+        )
+        return (source.file, source.line, policy_id) if source else ("", 0, policy_id)
+
     def source_of(self, policy_id: PolicyID) -> PolicySource:
         """The written policy behind an id (a link's template for template-linked policies)."""
         link = self.links.get(policy_id)

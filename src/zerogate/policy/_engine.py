@@ -22,6 +22,7 @@ from zerogate.policy._model import (
     PolicyEvalError,
     Request,
 )
+from zerogate.policy._shapes import RequestShapes
 from zerogate.policy._slicing import request_keys
 
 _ERROR_RE = re.compile(
@@ -41,6 +42,7 @@ class Engine:
         entities: tuple[Entity, ...],
         bundle_hash: BundleHash,
         slicing: bool = True,
+        check_shapes_once: bool = True,
     ) -> None:
         self.base = base
         self.schema = schema
@@ -51,17 +53,21 @@ class Engine:
             orjson.dumps([e.as_json() for e in entities]).decode(), schema
         )
         self._entity_handles: dict[bytes, cedar.Entities] = {}
-        self._explainer = Explainer(base, schema)
+        self._explainer = Explainer(base)
+        self._shapes = RequestShapes(schema, self._base_entities) if check_shapes_once else None
 
     def decide(
         self, request: Request, *, decision_id: DecisionID, explain: bool = True
     ) -> Decision:
         """Evaluate one request. Raises InvalidInput when it does not match the schema."""
         entities = self._entities_for(request.entities)
-        cedar_request = _cedar_request(request)
+        typed = self._shapes.typed_context(request) if self._shapes is not None else None
+        # A request whose shape was validated sends typed values and skips the schema pass.
+        schema = None if typed is not None else self.schema
+        cedar_request = _cedar_request(request, typed)
         ids = self._slice_ids(request) if self.slicing else None
         policies = self.base.full if ids is None else self.base.slice(ids)
-        raw = cedar.is_authorized_batch([cedar_request], policies, entities, self.schema, False)[0]
+        raw = cedar.is_authorized_batch([cedar_request], policies, entities, schema, False)[0]
         result = orjson.loads(raw)
         verdict = result["decision"]
         diagnostics = result["diagnostics"]
@@ -73,8 +79,15 @@ class Engine:
                     ErrorDetail("request_invalid", "request", m) for m in diagnostics["errors"]
                 ],
             )
-        determining = tuple(PolicyID(p) for p in diagnostics["reason"])
-        errors = tuple(_eval_error(m) for m in diagnostics["errors"])
+        # Cedar lists these in hash order; bundle order makes decisions (and their explanations
+        # and audit records) the same on every call and every replica.
+        order = self.base.order
+        determining = tuple(sorted((PolicyID(p) for p in diagnostics["reason"]), key=order))
+        errors = tuple(
+            sorted(
+                (_eval_error(m) for m in diagnostics["errors"]), key=lambda e: order(e.policy_id)
+            )
+        )
         effects = self.base.effects
         # Cedar skips a policy that errors. For a forbid that would silently drop a guard (a
         # posture check that could not be evaluated), so we fail closed instead.
@@ -96,7 +109,7 @@ class Engine:
                 else frozenset(effects)
             )
             explanation = self._explainer.explain(
-                outcome, determining, errors, candidates, cedar_request, entities
+                outcome, determining, errors, candidates, cedar_request, entities, schema
             )
         return Decision(
             allowed=allowed,
@@ -156,13 +169,30 @@ def _overlay(request: Request) -> dict[EntityUID, tuple[EntityUID, ...]] | None:
     return {e.uid: e.parents for e in request.entities} if request.entities else None
 
 
-def _cedar_request(request: Request) -> dict[str, Any]:
+def _cedar_request(request: Request, typed_context: str | None) -> dict[str, Any]:
     return {
         "principal": _uid(request.principal),
         "action": _uid(request.action),
         "resource": _uid(request.resource),
-        "context": orjson.dumps(request.context).decode(),
+        "context": typed_context or context_json(request.context),
     }
+
+
+def context_json(context: Any) -> str:
+    """The context as JSON text for Cedar."""
+    return json_bytes(context).decode()
+
+
+def json_bytes(value: Any, *, option: int = 0) -> bytes:
+    """`value` as JSON; what JSON cannot carry (say, a 70-bit integer) is bad input."""
+    try:
+        return orjson.dumps(value, option=option)
+    except TypeError as exc:
+        raise InvalidInput(
+            "the context holds a value that is not JSON (or is out of range)",
+            code="request_invalid",
+            details=[ErrorDetail("request_invalid", "context", str(exc))],
+        ) from None
 
 
 def _uid(uid: EntityUID) -> dict[str, str]:

@@ -45,9 +45,8 @@ class _Part:
 class Explainer:
     """Builds explanations for denies against one policy base."""
 
-    def __init__(self, base: PolicyBase, schema: cedar.Schema) -> None:
+    def __init__(self, base: PolicyBase) -> None:
         self._base = base
-        self._schema = schema
         self._probes: dict[frozenset[PolicyID], tuple[cedar.PolicySet, dict[str, _Part]]] = {}
 
     def explain(
@@ -58,6 +57,7 @@ class Explainer:
         candidates: frozenset[PolicyID],
         cedar_request: dict[str, Any],
         entities: cedar.Entities,
+        schema: cedar.Schema | None,
     ) -> Explanation:
         if outcome is Outcome.POLICY_ERROR:
             failed = {e.policy_id: e.message for e in errors}
@@ -81,7 +81,7 @@ class Explainer:
             for p in candidates
             if self._base.effects.get(p) == "permit" and not self._someone_elses(p, principal)
         )
-        closest = self._closest(permits, cedar_request, entities)
+        closest = self._closest(permits, cedar_request, entities, schema)
         if not closest:
             return Explanation(summary="denied: no policy grants access to this resource")
         best = closest[0]
@@ -116,12 +116,17 @@ class Explainer:
         return same_type and entity.id != principal["id"]
 
     def _closest(
-        self, permits: frozenset[PolicyID], cedar_request: dict[str, Any], entities: cedar.Entities
+        self,
+        permits: frozenset[PolicyID],
+        cedar_request: dict[str, Any],
+        entities: cedar.Entities,
+        schema: cedar.Schema | None,
     ) -> tuple[PolicyExplanation, ...]:
         if not permits:
             return ()
         probe, parts = self._probe_for(permits)
-        raw = cedar.is_authorized_batch([cedar_request], probe, entities, self._schema, False)[0]
+        # Same request as the decision call: typed context and no schema pass when it had none.
+        raw = cedar.is_authorized_batch([cedar_request], probe, entities, schema, False)[0]
         diagnostics = orjson.loads(raw)["diagnostics"]
         holds = set(diagnostics.get("reason", ()))
         errors: dict[str, str] = {}

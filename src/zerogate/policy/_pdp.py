@@ -14,6 +14,7 @@ from zerogate._types import BundleHash, DecisionID
 from zerogate.clock import Clock
 from zerogate.policy._bundle import CompiledBundle
 from zerogate.policy._cache import DecisionCache
+from zerogate.policy._engine import json_bytes
 from zerogate.policy._model import Decision, EntityUID, Request
 
 
@@ -114,7 +115,15 @@ class PDP:
 def _cache_key(request: Request, clock_time: Mapping[str, Any] | None) -> bytes:
     """The normalized request: dict order does not matter (sorted keys), values do."""
     p, a, r = request.principal, request.action, request.resource
-    return orjson.dumps(
-        (p.type, p.id, a.type, a.id, r.type, r.id, request.context, clock_time, request.entities),
-        option=orjson.OPT_SORT_KEYS,
+    parts = (
+        p.type,
+        p.id,
+        a.type,
+        a.id,
+        r.type,
+        r.id,
+        request.context,
+        clock_time,
+        request.entities,
     )
+    return json_bytes(parts, option=orjson.OPT_SORT_KEYS)
