@@ -55,20 +55,14 @@ class RequestShapes:
         None: this shape needs the per-call schema check. Raises InvalidInput for a request
         that does not match the schema.
         """
-        strings: list[tuple[Path, bool]] = []
-        norm = _normalize(request.context, (), strings, False)
-        key = orjson.dumps(
-            (
-                request.principal.type,
-                request.action.type,
-                request.action.id,
-                request.resource.type,
-                norm,
-            )
-        )
+        request_type = (request.principal.type, request.action.type, request.action.id)
+        signature = (*request_type, request.resource.type, _signature(request.context))
+        key = orjson.dumps(signature, option=orjson.OPT_SORT_KEYS)
         if key in self._plans:
             plan = self._plans[key]
         else:
+            strings: list[tuple[Path, bool]] = []
+            _string_paths(request.context, (), strings, False)
             plan = self._learn(request, strings)
             if len(self._plans) >= MAX_SHAPES:
                 del self._plans[next(iter(self._plans))]
@@ -119,29 +113,53 @@ class RequestShapes:
         return errors if result["decision"] == "NoDecision" else []
 
 
-def _normalize(value: Any, path: Path, strings: list[tuple[Path, bool]], in_set: bool) -> Any:
-    """`value` with every scalar replaced by a canonical one of its type; notes string leaves."""
-    if isinstance(value, bool):
+def _signature(value: Any) -> Any:
+    """`value` with every scalar replaced by a canonical one of its type (the hot path: lean).
+
+    Dict key order is left to the caller's sorted dump; sets collapse to their distinct element
+    signatures.
+    """
+    kind = type(value)
+    if kind is str:
+        return ""
+    if kind is bool:
         return False
-    if isinstance(value, int):
+    if kind is int:
         if not LONG_MIN <= value <= LONG_MAX:
             raise InvalidInput(
                 "a number in the context is outside Cedar's Long range",
                 code="request_invalid",
-                details=[ErrorDetail("request_invalid", "context." + ".".join(path), str(value))],
+                details=[ErrorDetail("request_invalid", "context", f"{value} is not a Long")],
             )
         return 0
-    if isinstance(value, str):
-        strings.append((path, in_set))
-        return ""
-    if isinstance(value, Mapping):
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
         if "__entity" in value or "__extn" in value:
             return value  # entity references and explicit extension values: part of the shape
-        return {k: _normalize(v, (*path, k), strings, in_set) for k, v in sorted(value.items())}
-    if isinstance(value, list | tuple):
-        items = [_normalize(v, (*path, str(i)), strings, True) for i, v in enumerate(value)]
-        return sorted({orjson.dumps(item): item for item in items}.values(), key=orjson.dumps)
+        return {k: _signature(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        if not value:
+            return []
+        if all(type(v) is str for v in value):
+            return [""]
+        items = [_signature(v) for v in value]
+        return sorted(
+            {orjson.dumps(i, option=orjson.OPT_SORT_KEYS): i for i in items}.values(),
+            key=orjson.dumps,
+        )
     return value  # floats, None and the like: Cedar rejects them when the shape is learnt
+
+
+def _string_paths(value: Any, path: Path, found: list[tuple[Path, bool]], in_set: bool) -> None:
+    """Every string leaf's path, and whether it sits in a set (only when a shape is learnt)."""
+    if isinstance(value, str):
+        found.append((path, in_set))
+    elif isinstance(value, Mapping):
+        if "__entity" not in value and "__extn" not in value:
+            for k, v in value.items():
+                _string_paths(v, (*path, k), found, in_set)
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _string_paths(v, (*path, str(i)), found, True)
 
 
 def _get(value: Any, path: Path) -> Any:
