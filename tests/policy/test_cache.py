@@ -157,3 +157,37 @@ def test_cache_refresh_forgets_old_dependencies() -> None:
     cache.put(b"k", decision, ())
     assert cache.invalidate_entities([bob]) == 0
     assert cache.get(b"k") is not None
+
+
+def test_cache_reuses_decisions_across_ages_within_one_ttl() -> None:
+    """`auth_age_s` ticks every second; keyed raw, the cache would never hit in real traffic."""
+    clock = FixedClock()
+    p = _pdp(clock, ttl=15.0)
+    p.decide(request(PAT, "GET", "payroll-api", context(authn={"auth_age_s": 100})))
+    assert p.decide(request(PAT, "GET", "payroll-api", context(authn={"auth_age_s": 104}))).cached
+    # Another bucket (and posture ages count too): decided afresh.
+    assert not p.decide(
+        request(PAT, "GET", "payroll-api", context(authn={"auth_age_s": 131}))
+    ).cached
+    assert not p.decide(
+        request(
+            PAT,
+            "GET",
+            "payroll-api",
+            context(authn={"auth_age_s": 131}, device={"posture_age_s": 900}),
+        )
+    ).cached
+
+
+def test_cache_age_buckets_never_stretch_a_threshold_past_one_ttl() -> None:
+    """An allow at age 899 (< 900) may be served at most until the bucket ends: < 1 TTL later."""
+    clock = FixedClock()
+    p = _pdp(clock, ttl=7.0)  # 7 does not divide 900: the bucket [896, 903) straddles it
+    assert p.decide(request(PAT, "GET", "payroll-api", context(authn={"auth_age_s": 899}))).allowed
+    stale = []
+    for age in range(900, 960):
+        d = p.decide(request(PAT, "GET", "payroll-api", context(authn={"auth_age_s": age})))
+        if d.allowed:
+            assert d.cached
+            stale.append(age)
+    assert stale == [900, 901, 902]  # within one TTL of the last fresh decision, never beyond

@@ -52,6 +52,10 @@ class DecisionCache:
         self.misses = 0
         self.invalidations = 0
 
+    @property
+    def ttl_s(self) -> float:
+        return self._ttl
+
     def get(self, key: bytes) -> Decision | None:
         entry = self._entries.get(key)
         if entry is not None:

@@ -62,7 +62,7 @@ class PDP:
         if cache is not None:
             # The key is built from the request as given plus the clock's time, so a hit never
             # pays for rebuilding the request.
-            key = _cache_key(request, clock_time)
+            key = _cache_key(request, clock_time, cache.ttl_s)
             hit = cache.get(key)
             if hit is not None:
                 return Decision(
@@ -112,18 +112,28 @@ class PDP:
         }
 
 
-def _cache_key(request: Request, clock_time: Mapping[str, Any] | None) -> bytes:
-    """The normalized request: dict order does not matter (sorted keys), values do."""
+def _cache_key(request: Request, clock_time: Mapping[str, Any] | None, ttl_s: float) -> bytes:
+    """The normalized request: dict order does not matter (sorted keys), values do.
+
+    Ages (`*_age_s` in a context record, such as `authn.auth_age_s`) tick every second; keyed
+    as they are, no two requests would share an entry. They are keyed in TTL-sized buckets
+    instead: a decision is then reused across ages at most one TTL apart, which is the
+    freshness the cache promises for every attribute anyway (docs/policy.md).
+    """
     p, a, r = request.principal, request.action, request.resource
-    parts = (
-        p.type,
-        p.id,
-        a.type,
-        a.id,
-        r.type,
-        r.id,
-        request.context,
-        clock_time,
-        request.entities,
-    )
+    context = _bucket_ages(request.context, ttl_s)
+    parts = (p.type, p.id, a.type, a.id, r.type, r.id, context, clock_time, request.entities)
     return json_bytes(parts, option=orjson.OPT_SORT_KEYS)
+
+
+def _bucket_ages(context: Mapping[str, Any], ttl_s: float) -> Mapping[str, Any]:
+    bucketed: dict[str, Any] | None = None
+    for name, record in context.items():
+        if type(record) is not dict:
+            continue
+        ages = [k for k, v in record.items() if k.endswith("_age_s") and type(v) is int]
+        if ages:
+            if bucketed is None:
+                bucketed = dict(context)
+            bucketed[name] = {**record, **{k: int(record[k] // ttl_s) for k in ages}}
+    return context if bucketed is None else bucketed
