@@ -16,12 +16,23 @@ from hypothesis import strategies as st
 from tests.policy._org import context, example_bundle, user
 from zerogate._types import DecisionID
 from zerogate.errors import InvalidInput
-from zerogate.policy import Entity, EntityUID, Request
+from zerogate.policy import Bundle, Entity, EntityUID, Request, compile_bundle
 
 BUNDLE = example_bundle()
 # Module-level, so shapes learnt in one example are reused by later ones, as in production.
 FAST = BUNDLE.engine(check_shapes_once=True)
 STRICT = BUNDLE.engine(check_shapes_once=False)
+# A bundle that never reads `network`: its slices leave that record out of what Cedar is sent,
+# yet a malformed IP must still be rejected exactly as the per-call check rejects it.
+NARROW = compile_bundle(
+    Bundle(
+        {
+            "p.cedar": '@id("mfa") permit (principal, action, resource) when { context.authn.mfa };\n'
+            '@id("risk") forbid (principal, action, resource) when { context.risk.score > 80 };'
+        }
+    )
+)
+PAIRS = [(FAST, STRICT), (NARROW.engine(), NARROW.engine(check_shapes_once=False))]
 TIME = {"hour": 10, "minute": 0, "weekday": 1, "zone": "UTC"}
 
 ips = st.sampled_from(
@@ -136,9 +147,10 @@ def test_shape_checks_decide_well_formed_requests_like_per_call_checks(
     supply_entity: bool,
 ) -> None:
     request = _request(ip, score, with_device, principal_type, action, resource, [], supply_entity)
-    fast = _answer(FAST, request)
-    assert fast[0] != "invalid", request
-    assert fast == _answer(STRICT, request)
+    for fast_engine, strict_engine in PAIRS:
+        fast = _answer(fast_engine, request)
+        assert fast[0] != "invalid", request
+        assert fast == _answer(strict_engine, request)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -202,3 +214,16 @@ def test_shapes_reject_requests_without_any_string_to_probe() -> None:
         with pytest.raises(InvalidInput) as info:
             engine.decide(req, decision_id=DecisionID("t"))
         assert info.value.code == "request_invalid"
+
+
+def test_shapes_reject_bad_extension_values_even_in_records_no_policy_reads() -> None:
+    """The learnt shape must not let a malformed IP through just because no policy reads it."""
+    import pytest
+
+    engine = NARROW.engine()
+    good = _request("198.51.100.7", 5, True, "User", "GET", ("Route", "wiki-web"), [], True)
+    bad = _request("bogus", 5, True, "User", "GET", ("Route", "wiki-web"), [], True)
+    assert engine.decide(good, decision_id=DecisionID("t")).allowed
+    with pytest.raises(InvalidInput) as info:
+        engine.decide(bad, decision_id=DecisionID("t"))
+    assert info.value.code == "request_invalid"

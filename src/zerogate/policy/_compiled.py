@@ -10,6 +10,7 @@ from cedarpy import pst
 
 from zerogate._types import PolicyID
 from zerogate.policy._model import EntityUID
+from zerogate.policy._reads import context_reads
 from zerogate.policy._slicing import SliceIndex, scope_key
 from zerogate.policy._source import PolicySource
 
@@ -39,7 +40,8 @@ class PolicyBase:
             self.effects[link.id] = self.sources[link.template_id].effect
         self.index = SliceIndex(self._index_entries())
         self.full = self.policy_set(frozenset(self.effects))
-        self._slices: dict[frozenset[PolicyID], cedar.PolicySet] = {}
+        self.full_reads = self.reads(frozenset(self.effects))
+        self._slices: dict[frozenset[PolicyID], tuple[cedar.PolicySet, frozenset[str] | None]] = {}
 
     def _index_entries(self) -> Iterable[tuple[PolicyID, tuple[str, ...], tuple[str, ...]]]:
         for pid, src in self.sources.items():
@@ -90,14 +92,21 @@ class PolicyBase:
         )
         return cedar.PolicySet.from_pst(tree)
 
-    def slice(self, ids: frozenset[PolicyID]) -> cedar.PolicySet:
-        """The cached policy set for one slice; slices repeat, so each is built once."""
-        handle = self._slices.get(ids)
-        if handle is None:
+    def slice(self, ids: frozenset[PolicyID]) -> tuple[cedar.PolicySet, frozenset[str] | None]:
+        """The cached policy set for one slice and the context records it reads (None: all).
+
+        Slices repeat, so each is built once.
+        """
+        entry = self._slices.get(ids)
+        if entry is None:
             if len(self._slices) >= SLICE_CACHE_SIZE:
                 del self._slices[next(iter(self._slices))]
-            handle = self._slices[ids] = self.policy_set(ids)
-        return handle
+            entry = self._slices[ids] = (self.policy_set(ids), self.reads(ids))
+        return entry
+
+    def reads(self, ids: frozenset[PolicyID]) -> frozenset[str] | None:
+        """The top-level context records policies `ids` can read (None: possibly all)."""
+        return context_reads(self.source_of(pid).node for pid in ids)
 
 
 def pst_uid(uid: EntityUID) -> pst.EntityUid:

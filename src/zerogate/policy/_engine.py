@@ -61,12 +61,17 @@ class Engine:
     ) -> Decision:
         """Evaluate one request. Raises InvalidInput when it does not match the schema."""
         entities = self._entities_for(request.entities)
-        typed = self._shapes.typed_context(request) if self._shapes is not None else None
-        # A request whose shape was validated sends typed values and skips the schema pass.
+        ids = self._slice_ids(request) if self.slicing else None
+        if ids is None:
+            policies, reads = self.base.full, self.base.full_reads
+        else:
+            policies, reads = self.base.slice(ids)
+        shapes = self._shapes
+        # A request whose shape was validated sends typed values, and only the context records
+        # these policies read, and skips Cedar's schema pass.
+        typed = shapes.typed_context(request, keep=reads) if shapes is not None else None
         schema = None if typed is not None else self.schema
         cedar_request = _cedar_request(request, typed)
-        ids = self._slice_ids(request) if self.slicing else None
-        policies = self.base.full if ids is None else self.base.slice(ids)
         raw = cedar.is_authorized_batch([cedar_request], policies, entities, schema, False)[0]
         result = orjson.loads(raw)
         verdict = result["decision"]
@@ -108,6 +113,9 @@ class Engine:
                 if self.slicing
                 else frozenset(effects)
             )
+            if typed is not None and shapes is not None and reads is not None:
+                # The candidates are other policies: they get the whole (typed) context.
+                cedar_request = _cedar_request(request, shapes.typed_context(request))
             explanation = self._explainer.explain(
                 outcome, determining, errors, candidates, cedar_request, entities, schema
             )

@@ -40,6 +40,11 @@ class ShapePlan:
 
     extensions: tuple[tuple[Path, str], ...]
 
+    @property
+    def roots(self) -> frozenset[str]:
+        """The top-level records that hold extension values."""
+        return frozenset(path[0] for path, _ in self.extensions)
+
 
 class RequestShapes:
     """Learns and remembers request shapes for one schema."""
@@ -49,11 +54,12 @@ class RequestShapes:
         self._entities = entities
         self._plans: dict[bytes, ShapePlan | None] = {}
 
-    def typed_context(self, request: Request) -> str | None:
+    def typed_context(self, request: Request, *, keep: frozenset[str] | None = None) -> str | None:
         """The context as typed Cedar JSON, safe to send without the schema.
 
-        None: this shape needs the per-call schema check. Raises InvalidInput for a request
-        that does not match the schema.
+        `keep` names the only top-level records to send (the ones the policies about to be
+        evaluated can read); the whole request is still validated. None: this shape needs the
+        per-call schema check. Raises InvalidInput for a request that does not match the schema.
         """
         request_type = (request.principal.type, request.action.type, request.action.id)
         signature = (*request_type, request.resource.type, _signature(request.context))
@@ -70,8 +76,16 @@ class RequestShapes:
         if plan is None:
             return None
         context: Any = request.context
+        if keep is not None:
+            # Records holding extension values always go: Cedar checks those values (a bad IP
+            # is rejected), and whether a request is valid must not depend on the policies.
+            keep = keep | plan.roots
+            context = {k: v for k, v in context.items() if k in keep}
         for path, fn in plan.extensions:
-            context = _replace(context, path, {"__extn": {"fn": fn, "arg": _get(context, path)}})
+            if path[0] in context:
+                context = _replace(
+                    context, path, {"__extn": {"fn": fn, "arg": _get(context, path)}}
+                )
         return orjson.dumps(context).decode()
 
     def _learn(self, request: Request, strings: list[tuple[Path, bool]]) -> ShapePlan | None:
