@@ -40,6 +40,7 @@ class PDP:
         # Decision ids: a random per-process prefix plus a counter: unique, cheap, sortable.
         self._prefix = secrets.token_hex(6)
         self._counter = itertools.count(1)
+        self._ages = AgeFields()
 
     @property
     def bundle_hash(self) -> BundleHash:
@@ -62,7 +63,7 @@ class PDP:
         if cache is not None:
             # The key is built from the request as given plus the clock's time, so a hit never
             # pays for rebuilding the request.
-            key = _cache_key(request, clock_time, cache.ttl_s)
+            key = _cache_key(request, clock_time, cache.ttl_s, self._ages)
             hit = cache.get(key)
             if hit is not None:
                 return Decision(
@@ -112,7 +113,9 @@ class PDP:
         }
 
 
-def _cache_key(request: Request, clock_time: Mapping[str, Any] | None, ttl_s: float) -> bytes:
+def _cache_key(
+    request: Request, clock_time: Mapping[str, Any] | None, ttl_s: float, ages: AgeFields
+) -> bytes:
     """The normalized request: dict order does not matter (sorted keys), values do.
 
     Ages (`*_age_s` in a context record, such as `authn.auth_age_s`) tick every second; keyed
@@ -121,19 +124,46 @@ def _cache_key(request: Request, clock_time: Mapping[str, Any] | None, ttl_s: fl
     freshness the cache promises for every attribute anyway (docs/policy.md).
     """
     p, a, r = request.principal, request.action, request.resource
-    context = _bucket_ages(request.context, ttl_s)
+    context = ages.bucketed(request.context, ttl_s)
     parts = (p.type, p.id, a.type, a.id, r.type, r.id, context, clock_time, request.entities)
     return json_bytes(parts, option=orjson.OPT_SORT_KEYS)
 
 
-def _bucket_ages(context: Mapping[str, Any], ttl_s: float) -> Mapping[str, Any]:
-    bucketed: dict[str, Any] | None = None
-    for name, record in context.items():
-        if type(record) is not dict:
-            continue
-        ages = [k for k, v in record.items() if k.endswith("_age_s") and type(v) is int]
-        if ages:
+class AgeFields:
+    """Where the `*_age_s` integers sit in contexts, learnt once per set of top-level records.
+
+    Found by a scan the first time a set of records is seen; later contexts with the same
+    records only look those fields up. A field missed this way (a record that grew an age)
+    only costs hit rate: it stays in the key unbucketed.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+
+    def bucketed(self, context: Mapping[str, Any], ttl_s: float) -> Mapping[str, Any]:
+        """`context` with its ages in TTL buckets (copies only the records that change)."""
+        names = tuple(context)
+        fields = self._known.get(names)
+        if fields is None:
+            fields = tuple(
+                (name, key)
+                for name, record in context.items()
+                if type(record) is dict
+                for key, value in record.items()
+                if type(value) is int and key.endswith("_age_s")
+            )
+            if len(self._known) < 256:
+                self._known[names] = fields
+        bucketed: dict[str, Any] | None = None
+        for name, key in fields:
+            record = context[name]
+            value = record.get(key) if type(record) is dict else None
+            if type(value) is not int:
+                continue
             if bucketed is None:
                 bucketed = dict(context)
-            bucketed[name] = {**record, **{k: int(record[k] // ttl_s) for k in ages}}
-    return context if bucketed is None else bucketed
+            copy = bucketed[name]
+            if copy is record:
+                copy = bucketed[name] = dict(record)
+            copy[key] = int(value // ttl_s)
+        return context if bucketed is None else bucketed
