@@ -69,7 +69,8 @@ class Engine:
         shapes = self._shapes
         # A request whose shape was validated sends typed values, and only the context records
         # these policies read, and skips Cedar's schema pass.
-        typed = shapes.typed_context(request, keep=reads) if shapes is not None else None
+        plan = shapes.plan_for(request) if shapes is not None else None
+        typed = None if plan is None else RequestShapes.render(request, plan, keep=reads)
         schema = None if typed is not None else self.schema
         cedar_request = _cedar_request(request, typed)
         raw = cedar.is_authorized_batch([cedar_request], policies, entities, schema, False)[0]
@@ -113,9 +114,9 @@ class Engine:
                 if self.slicing
                 else frozenset(effects)
             )
-            if typed is not None and shapes is not None and reads is not None:
+            if plan is not None and reads is not None:
                 # The candidates are other policies: they get the whole (typed) context.
-                cedar_request = _cedar_request(request, shapes.typed_context(request))
+                cedar_request = _cedar_request(request, RequestShapes.render(request, plan))
             explanation = self._explainer.explain(
                 outcome, determining, errors, candidates, cedar_request, entities, schema
             )

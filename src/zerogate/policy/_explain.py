@@ -47,6 +47,9 @@ class Explainer:
 
     def __init__(self, base: PolicyBase) -> None:
         self._base = base
+        # Per policy, for the bundle's lifetime (bounded by the number of policies).
+        self._trees: dict[PolicyID, pst.Template] = {}
+        self._owners: dict[PolicyID, tuple[str, str] | None] = {}
         self._probes: dict[frozenset[PolicyID], tuple[cedar.PolicySet, dict[str, _Part]]] = {}
 
     def explain(
@@ -108,12 +111,15 @@ class Explainer:
         """A grant scoped to another principal of the requester's own type (another user's
         personal grant). Naming it would tell the requester who holds access, and it could never
         apply to them, so it is no candidate. Group-scoped permits stay: "you need group X"."""
-        scope = self._concrete(policy_id).principal
-        entity = getattr(scope, "entity", None)
-        if not isinstance(entity, pst.EntityUid):
+        if policy_id in self._owners:
+            owner = self._owners[policy_id]
+        else:
+            entity = getattr(self._concrete(policy_id).principal, "entity", None)
+            owner = (str(entity.type), entity.id) if isinstance(entity, pst.EntityUid) else None
+            self._owners[policy_id] = owner
+        if owner is None:
             return False
-        same_type = str(entity.type) == principal["type"]
-        return same_type and entity.id != principal["id"]
+        return owner[0] == principal["type"] and owner[1] != principal["id"]
 
     def _closest(
         self,
@@ -133,23 +139,26 @@ class Explainer:
         for message in diagnostics.get("errors", ()):
             part_id, _, detail = message.partition("`: ")
             errors[part_id.rpartition("`")[2]] = detail
-        by_policy: dict[PolicyID, list[ConditionCheck]] = {pid: [] for pid in permits}
+        # Rank on counts first; only the closest few become objects.
+        total: dict[PolicyID, int] = dict.fromkeys(permits, 0)
+        failing: dict[PolicyID, int] = dict.fromkeys(permits, 0)
         for part_id, part in parts.items():
-            ok = part_id in holds
-            by_policy[part.policy_id].append(
-                ConditionCheck(part.kind, part.text, ok, errors.get(part_id))
+            total[part.policy_id] += 1
+            if part_id not in holds:
+                failing[part.policy_id] += 1
+        best = sorted(permits, key=lambda pid: (failing[pid], -total[pid], pid))[:MAX_CLOSEST]
+        closest = []
+        for pid in best:
+            failed = tuple(
+                ConditionCheck(part.kind, part.text, False, errors.get(part_id))
+                for part_id, part in parts.items()
+                if part.policy_id == pid and part_id not in holds
             )
-        ranked = []
-        for pid, checks in by_policy.items():
-            failed = tuple(c for c in checks if not c.holds)
             source = self._base.source_of(pid)
-            ranked.append(
-                PolicyExplanation(
-                    pid, "permit", source.location, source.reason, failed, len(checks)
-                )
+            closest.append(
+                PolicyExplanation(pid, "permit", source.location, source.reason, failed, total[pid])
             )
-        ranked.sort(key=lambda p: (len(p.failed), -p.parts, p.policy_id))
-        return tuple(ranked[:MAX_CLOSEST])
+        return tuple(closest)
 
     def _probe_for(self, permits: frozenset[PolicyID]) -> tuple[cedar.PolicySet, dict[str, _Part]]:
         cached = self._probes.get(permits)
@@ -193,7 +202,13 @@ class Explainer:
         return cedar.PolicySet.from_pst(tree), parts
 
     def _concrete(self, pid: PolicyID) -> pst.Template:
-        """The policy's tree with any template slots filled from its link."""
+        """The policy's tree with any template slots filled from its link (built once)."""
+        node = self._trees.get(pid)
+        if node is None:
+            node = self._trees[pid] = self._fill(pid)
+        return node
+
+    def _fill(self, pid: PolicyID) -> pst.Template:
         link = self._base.links.get(pid)
         node = self._base.source_of(pid).node
         if link is None:

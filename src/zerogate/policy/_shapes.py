@@ -54,12 +54,11 @@ class RequestShapes:
         self._entities = entities
         self._plans: dict[bytes, ShapePlan | None] = {}
 
-    def typed_context(self, request: Request, *, keep: frozenset[str] | None = None) -> str | None:
-        """The context as typed Cedar JSON, safe to send without the schema.
+    def plan_for(self, request: Request) -> ShapePlan | None:
+        """The plan for this request's shape, learnt (and the request validated) if new.
 
-        `keep` names the only top-level records to send (the ones the policies about to be
-        evaluated can read); the whole request is still validated. None: this shape needs the
-        per-call schema check. Raises InvalidInput for a request that does not match the schema.
+        None: this shape needs Cedar's per-call schema check. Raises InvalidInput for a request
+        that does not match the schema.
         """
         request_type = (request.principal.type, request.action.type, request.action.id)
         signature = (*request_type, request.resource.type, _signature(request.context))
@@ -73,8 +72,11 @@ class RequestShapes:
             if len(self._plans) >= MAX_SHAPES:
                 del self._plans[next(iter(self._plans))]
             self._plans[key] = plan
-        if plan is None:
-            return None
+        return plan
+
+    @staticmethod
+    def render(request: Request, plan: ShapePlan, *, keep: frozenset[str] | None = None) -> str:
+        """The context as typed JSON under `plan`, keeping only `keep` (None: all records)."""
         context: Any = request.context
         if keep is not None:
             # Records holding extension values always go: Cedar checks those values (a bad IP
