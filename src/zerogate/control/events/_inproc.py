@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Collection, Mapping
+from collections.abc import AsyncGenerator, Mapping
 
 from zerogate.clock import Clock, SystemClock
 from zerogate.control.events._feed import Wakeup
 from zerogate.control.events._model import (
-    Closing,
+    BusBase,
     Event,
     decode_payload,
     encode_payload,
-    normalise_topics,
 )
-from zerogate.errors import InvalidInput
 
 
-class InProcessBus(Closing):
+class InProcessBus(BusBase):
     """Same contract as the store-backed buses, minus durability: events live in this process."""
 
     def __init__(self, *, clock: Clock | None = None) -> None:
@@ -46,14 +44,6 @@ class InProcessBus(Closing):
         self._check_open()
         return len(self._events)
 
-    def subscribe(
-        self, *, topics: Collection[str] | None = None, after_seq: int = 0
-    ) -> AsyncGenerator[Event, None]:
-        self._check_open()
-        if after_seq < 0:
-            raise InvalidInput("after_seq must be >= 0")
-        return self._stream(normalise_topics(topics), after_seq)
-
     async def aclose(self) -> None:
         self._closed = True
         self._wakeup.notify_all()
@@ -75,10 +65,6 @@ class InProcessBus(Closing):
                 await Wakeup.wait(waiter, None)
         finally:
             self._wakeup.unregister(waiter)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("the event bus is closed")
 
 
 __all__ = ["InProcessBus"]

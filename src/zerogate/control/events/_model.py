@@ -52,8 +52,28 @@ class EventBus(Protocol):
         ...
 
 
-class Closing:
-    """`async with bus:` closes the bus on exit; subclasses define `aclose()`."""
+class BusBase:
+    """What every bus shares: argument checks for `subscribe`, the closed flag, `async with`.
+
+    Subclasses set `_closed`, and define `_stream` (the subscription) and `aclose()`.
+    """
+
+    _closed: bool
+
+    def subscribe(
+        self, *, topics: Collection[str] | None = None, after_seq: int = 0
+    ) -> AsyncGenerator[Event, None]:
+        self._check_open()
+        if after_seq < 0:
+            raise InvalidInput("after_seq must be >= 0")
+        return self._stream(normalise_topics(topics), after_seq)
+
+    def _stream(self, topics: frozenset[str] | None, after_seq: int) -> AsyncGenerator[Event, None]:
+        raise NotImplementedError
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the event bus is closed")
 
     async def aclose(self) -> None:
         raise NotImplementedError

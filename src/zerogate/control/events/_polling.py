@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable, Collection, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from zerogate.clock import Clock, SystemClock
 from zerogate.control.events import _db
 from zerogate.control.events._feed import FeedCursor, Wakeup, backoff_s, stable_frontier
-from zerogate.control.events._model import Closing, Event, encode_payload, normalise_topics
-from zerogate.errors import InvalidInput, StoreError
+from zerogate.control.events._model import BusBase, Event, encode_payload
+from zerogate.errors import StoreError
 from zerogate.store import Store
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ _BATCH = 500  # rows per read: bounds memory while a subscriber drains a long ba
 _TAIL = 1000  # newest rows `last_seq` inspects for young gaps
 
 
-class StoreBus(Closing):
+class StoreBus(BusBase):
     """The change feed on any store: durable publish, ordered gap-safe subscribers.
 
     Subclasses decide how an idle subscriber learns of new events (`_idle_wait_s`,
@@ -65,14 +65,6 @@ class StoreBus(Closing):
         return stable_frontier(
             tail, complete=len(tail) < _TAIL, now=db_now, gap_timeout_s=self._gap_timeout_s
         )
-
-    def subscribe(
-        self, *, topics: Collection[str] | None = None, after_seq: int = 0
-    ) -> AsyncGenerator[Event, None]:
-        self._check_open()
-        if after_seq < 0:
-            raise InvalidInput("after_seq must be >= 0")
-        return self._stream(normalise_topics(topics), after_seq)
 
     async def aclose(self) -> None:
         self._closed = True
@@ -132,10 +124,6 @@ class StoreBus(Closing):
     def _idle_wait_s(self) -> float:
         """Hook: how long a caught-up subscriber sleeps unless woken."""
         return self._poll_interval_s
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("the event bus is closed")
 
 
 class SQLiteBus(StoreBus):
