@@ -12,7 +12,17 @@ from sqlalchemy import inspect
 from zerogate.store import Store, metadata, open_store
 from zerogate.store.migrations import alembic_config
 
-TABLES = {"alembic_version", "events", "policy_activations", "policy_bundles"}
+TABLES = {
+    "alembic_version",
+    "events",
+    "group_members",
+    "groups",
+    "policy_activations",
+    "policy_bundles",
+    "signing_keys",
+    "users",
+}
+HEAD = "003"
 
 
 def _tables(store: Store) -> set[str]:
@@ -24,8 +34,8 @@ def test_store_migrate_from_empty_creates_every_table(empty_store_url: str) -> N
     store = open_store(empty_store_url)
     try:
         assert store.current_revision() is None
-        assert store.migrate() == "002"
-        assert store.current_revision() == store.head_revision() == "002"
+        assert store.migrate() == HEAD
+        assert store.current_revision() == store.head_revision() == HEAD
         assert _tables(store) == TABLES
         with store.connect() as conn:
             indexes = {ix["name"] for ix in inspect(conn).get_indexes("events")}
@@ -35,8 +45,8 @@ def test_store_migrate_from_empty_creates_every_table(empty_store_url: str) -> N
 
 
 def test_store_migrate_is_idempotent(store: Store) -> None:
-    assert store.current_revision() == "002"
-    assert store.migrate() == "002"
+    assert store.current_revision() == HEAD
+    assert store.migrate() == HEAD
     assert _tables(store) == TABLES
 
 
@@ -63,8 +73,8 @@ def test_store_concurrent_migrations_from_two_nodes_agree(empty_store_url: str) 
     try:
         with ThreadPoolExecutor(len(stores)) as pool:
             revisions = list(pool.map(lambda s: s.migrate(), stores))
-        assert revisions == ["002"] * len(stores)
-        assert stores[0].current_revision() == "002"
+        assert revisions == [HEAD] * len(stores)
+        assert stores[0].current_revision() == HEAD
     finally:
         for s in stores:
             s.close()

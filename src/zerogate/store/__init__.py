@@ -8,9 +8,13 @@ from zerogate.store._engine import DialectName
 from zerogate.store._schema import (
     UTCDateTime,
     events,
+    group_members,
+    groups,
     metadata,
     policy_activations,
     policy_bundles,
+    signing_keys,
+    users,
 )
 from zerogate.store._store import Store, open_store
 
@@ -19,8 +23,12 @@ __all__ = [
     "Store",
     "UTCDateTime",
     "events",
+    "group_members",
+    "groups",
     "metadata",
     "open_store",
     "policy_activations",
     "policy_bundles",
+    "signing_keys",
+    "users",
 ]

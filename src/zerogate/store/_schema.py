@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -94,4 +95,65 @@ policy_activations = Table(
     sqlite_autoincrement=True,
 )
 
-__all__ = ["UTCDateTime", "events", "metadata", "policy_activations", "policy_bundles"]
+# Human identities (zerogate.identity). `password_hash` is argon2id; never a plain secret.
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("username", String(200), nullable=False, unique=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=True),
+    Column("password_hash", String(400), nullable=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("description", String(1000), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", String(64), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_group_members_user_id", "user_id"),
+)
+
+# Token signing keys (zerogate.tokens): published in the JWKS from `created_at`, used for
+# signing from `activate_at` (announced before use), retired from signing at `retire_at`, and
+# dropped from the JWKS at `expire_at` once every token it signed has expired.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(100), primary_key=True),
+    Column("purpose", String(50), nullable=False),
+    Column("alg", String(20), nullable=False),
+    Column("private_key", Text, nullable=False),  # PKCS#8 PEM; never logged
+    Column("public_jwk", Text, nullable=False),  # JSON
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("activate_at", UTCDateTime, nullable=False),
+    Column("retire_at", UTCDateTime, nullable=True),
+    Column("expire_at", UTCDateTime, nullable=True),
+    Index("ix_signing_keys_purpose", "purpose"),
+)
+
+__all__ = [
+    "UTCDateTime",
+    "events",
+    "group_members",
+    "groups",
+    "metadata",
+    "policy_activations",
+    "policy_bundles",
+    "signing_keys",
+    "users",
+]
