@@ -15,6 +15,7 @@ FACES = [
     "zerogate.config",
     "zerogate.control",
     "zerogate.errors",
+    "zerogate.identity",
     "zerogate.policy",
     "zerogate.policy.testing",
     "zerogate.store",

@@ -1,7 +1,15 @@
 """Composition roots: `zerogate up` (all in one) and `zerogate serve ROLE` (one replica)."""
 
-from zerogate.app.admin import policy_admin
+from zerogate.app.admin import identity_admin, policy_admin, record_identity_change
 from zerogate.app.all_in_one import banner, run_all_in_one
 from zerogate.app.roles import ROLES, run_role
 
-__all__ = ["ROLES", "banner", "policy_admin", "run_all_in_one", "run_role"]
+__all__ = [
+    "ROLES",
+    "banner",
+    "identity_admin",
+    "policy_admin",
+    "record_identity_change",
+    "run_all_in_one",
+    "run_role",
+]

@@ -1,14 +1,18 @@
-"""A short-lived administrator for CLI commands: the store, the feed and PolicyAdmin, then closed."""
+"""Short-lived administrators for CLI commands (PolicyAdmin, the identity Directory), then closed."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
 
+from sqlalchemy import Connection
+
 from zerogate.clock import SystemClock
 from zerogate.config import Settings
-from zerogate.control import PolicyAdmin, open_bus
-from zerogate.store import open_store
+from zerogate.control import TOPIC_ENTITY_CHANGED, PolicyAdmin, open_bus
+from zerogate.control.events import append_event
+from zerogate.identity import Directory, IdentityChange
+from zerogate.store import Store, open_store
 
 
 @contextlib.asynccontextmanager
@@ -26,3 +30,43 @@ async def policy_admin(settings: Settings) -> AsyncIterator[PolicyAdmin]:
             await bus.aclose()
     finally:
         store.close()
+
+
+@contextlib.asynccontextmanager
+async def identity_admin(settings: Settings) -> AsyncIterator[Directory]:
+    """A Directory on the configured store (migrated first) whose changes become events."""
+    store = _open_migrated(settings)
+    try:
+        yield Directory(store, on_change=record_identity_change)
+    finally:
+        store.close()
+
+
+def record_identity_change(conn: Connection, change: IdentityChange) -> None:
+    """Publish an identity change as `entity.changed`, in the transaction that made it.
+
+    Payload `{"type": "User"|"Group", "id": <Cedar id>, "change": <kind>, "user_id": ...}`: PDPs
+    drop cached decisions about that entity (PolicySync), and whatever holds sessions or tokens
+    revokes those of `user_id` when `change` is `user_disabled` or `user_deleted`.
+    """
+    payload: dict[str, object] = {
+        "type": change.entity_type,
+        "id": change.entity_id,
+        "change": str(change.kind),
+    }
+    if change.user_id is not None:
+        payload["user_id"] = change.user_id
+    key = change.user_id or f"{change.entity_type}:{change.entity_id}"
+    append_event(conn, TOPIC_ENTITY_CHANGED, payload, key=key, now=change.at)
+
+
+def _open_migrated(settings: Settings) -> Store:
+    if settings.store_url.startswith("sqlite:///"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.store_url)
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -9,9 +9,11 @@ import typer
 from typer.core import TyperGroup
 
 from zerogate._version import __version__
+from zerogate.cli._group import group_app
 from zerogate.cli._output import ExitCode, Output, State
 from zerogate.cli._policy import policy_app
 from zerogate.cli._serve import serve, up
+from zerogate.cli._user import user_app
 from zerogate.errors import ZerogateError
 
 _ARGS_KEY = "zerogate.args"
@@ -74,6 +76,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(policy_app, name="policy")
+app.add_typer(user_app, name="user")
+app.add_typer(group_app, name="group")
 app.command("up")(up)
 app.command("serve")(serve)
 
