@@ -38,6 +38,7 @@ fmt: $(STAMP)
 ## bench: measured numbers, printed as tables and written to bench/results/*.json.
 bench: $(STAMP)
 	$(BIN)/python bench/pdp.py
+	$(BIN)/python bench/tokens.py
 
 clean:
 	rm -rf $(VENV) .zerogate .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ FACES = [
     "zerogate.policy",
     "zerogate.policy.testing",
     "zerogate.store",
+    "zerogate.tokens",
 ]
 
 
