@@ -19,10 +19,13 @@ TABLES = {
     "groups",
     "policy_activations",
     "policy_bundles",
+    "recovery_codes",
+    "sessions",
     "signing_keys",
+    "totp_credentials",
     "users",
 }
-HEAD = "003"
+HEAD = "004"
 
 
 def _tables(store: Store) -> set[str]:

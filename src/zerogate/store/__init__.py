@@ -13,7 +13,10 @@ from zerogate.store._schema import (
     metadata,
     policy_activations,
     policy_bundles,
+    recovery_codes,
+    sessions,
     signing_keys,
+    totp_credentials,
     users,
 )
 from zerogate.store._store import Store, open_store
@@ -29,6 +32,9 @@ __all__ = [
     "open_store",
     "policy_activations",
     "policy_bundles",
+    "recovery_codes",
+    "sessions",
     "signing_keys",
+    "totp_credentials",
     "users",
 ]

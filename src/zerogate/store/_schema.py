@@ -146,6 +146,53 @@ signing_keys = Table(
     Index("ix_signing_keys_purpose", "purpose"),
 )
 
+# Login sessions (zerogate.identity): the cookie carries a random token, the row only its SHA-256,
+# so a read of this table cannot be replayed as a cookie.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("absolute_expires_at", UTCDateTime, nullable=False),
+    Column("auth_time", UTCDateTime, nullable=False),
+    Column("amr", Text, nullable=False),  # JSON list of RFC 8176 values
+    Column("mfa_at", UTCDateTime, nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("user_agent", String(300), nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoked_reason", String(100), nullable=True),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
+# TOTP authenticators (RFC 6238). `last_counter` is the last accepted time step: a code is
+# accepted once (replay protection, TOTP-*).
+totp_credentials = Table(
+    "totp_credentials",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("secret", Text, nullable=False),  # base32; never logged
+    Column("label", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("last_counter", BigInteger, nullable=True),
+    Index("ix_totp_credentials_user_id", "user_id"),
+)
+
+# Single-use recovery codes, stored hashed.
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Index("ix_recovery_codes_user_id", "user_id"),
+)
+
 __all__ = [
     "UTCDateTime",
     "events",
@@ -154,6 +201,9 @@ __all__ = [
     "metadata",
     "policy_activations",
     "policy_bundles",
+    "recovery_codes",
+    "sessions",
     "signing_keys",
+    "totp_credentials",
     "users",
 ]
