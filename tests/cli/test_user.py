@@ -141,3 +141,31 @@ def test_user_help_lists_the_commands() -> None:
     add_help = CliRunner().invoke(app, ["user", "add", "--help"], env={"COLUMNS": "200"})
     assert "--password-stdin" in add_help.stdout
     assert "--password " not in add_help.stdout  # never a password as an argument
+
+
+def test_user_add_follows_the_configured_password_policy(store_url: str) -> None:
+    """`[identity] password_min_length` (here from the environment) reaches the CLI's Directory."""
+    env = {
+        "ZEROGATE_STORE__URL": store_url,
+        "ZEROGATE_IDENTITY__PASSWORD_MIN_LENGTH": "40",
+        "COLUMNS": "200",
+    }
+    args = ["--json", "user", "add", "bob", "--email", "b@example.com", "--password-stdin"]
+    result = CliRunner().invoke(app, args, env=env, input=PASSWORD + "\n")
+    assert result.exit_code == 1
+    body = json.loads(result.stdout)
+    assert body["code"] == "password_too_weak"
+    assert body["errors"][0]["code"] == "password_too_short"
+    assert (
+        _run(
+            store_url,
+            "user",
+            "add",
+            "bob",
+            "--email",
+            "b@example.com",
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )[0]
+        == 0
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from sqlalchemy import Connection
 
@@ -11,18 +12,15 @@ from zerogate.clock import SystemClock
 from zerogate.config import Settings
 from zerogate.control import TOPIC_ENTITY_CHANGED, PolicyAdmin, open_bus
 from zerogate.control.events import append_event
-from zerogate.identity import Directory, IdentityChange
+from zerogate.identity import Directory, IdentityChange, LoginLimits, PasswordPolicy
 from zerogate.store import Store, open_store
 
 
 @contextlib.asynccontextmanager
 async def policy_admin(settings: Settings) -> AsyncIterator[PolicyAdmin]:
     """A PolicyAdmin on the configured store (migrated first), for one command's lifetime."""
-    if settings.store_url.startswith("sqlite:///"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.store_url)
+    store = _open_migrated(settings)
     try:
-        store.migrate()
         bus = open_bus(store, poll_interval_s=settings.events.poll_interval_s)
         try:
             yield PolicyAdmin(store, bus, clock=SystemClock())
@@ -37,9 +35,25 @@ async def identity_admin(settings: Settings) -> AsyncIterator[Directory]:
     """A Directory on the configured store (migrated first) whose changes become events."""
     store = _open_migrated(settings)
     try:
-        yield Directory(store, on_change=record_identity_change)
+        yield directory(store, settings)
     finally:
         store.close()
+
+
+def directory(store: Store, settings: Settings) -> Directory:
+    """The Directory as configured: password policy and sign-in limits from `[identity]`."""
+    conf = settings.identity
+    return Directory(
+        store,
+        password_policy=PasswordPolicy(min_length=conf.password_min_length),
+        limits=LoginLimits(
+            max_failures=conf.lockout_failures,
+            lockout=timedelta(minutes=conf.lockout_minutes),
+            per_user_attempts=conf.per_user_attempts_per_min,
+            per_ip_attempts=conf.per_ip_attempts_per_min,
+        ),
+        on_change=record_identity_change,
+    )
 
 
 def record_identity_change(conn: Connection, change: IdentityChange) -> None:

@@ -3,6 +3,7 @@
 from zerogate.config._loader import ENV_PREFIX, load_settings
 from zerogate.config._settings import (
     EventSettings,
+    IdentitySettings,
     PolicySettings,
     Secret,
     ServerSettings,
@@ -13,6 +14,7 @@ from zerogate.config._settings import (
 __all__ = [
     "ENV_PREFIX",
     "EventSettings",
+    "IdentitySettings",
     "PolicySettings",
     "Secret",
     "ServerSettings",

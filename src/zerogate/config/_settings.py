@@ -39,6 +39,18 @@ class PolicySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentitySettings:
+    # ASVS 5.0 6.2.1 floor is 8; 15 is recommended where a password is the only factor.
+    password_min_length: int = 8
+    # Consecutive wrong passwords that lock an account, and for how long (ASVS 6.3.1).
+    lockout_failures: int = 5
+    lockout_minutes: float = 15.0
+    # Unsuccessful sign-ins allowed per identifier and per client address in any minute.
+    per_user_attempts_per_min: int = 10
+    per_ip_attempts_per_min: int = 20
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8181
@@ -52,6 +64,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     events: EventSettings = field(default_factory=EventSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     server: ServerSettings = field(default_factory=ServerSettings)
 
     @property
