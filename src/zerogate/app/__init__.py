@@ -1,6 +1,13 @@
 """Composition roots: `zerogate up` (all in one) and `zerogate serve ROLE` (one replica)."""
 
-from zerogate.app.admin import identity_admin, policy_admin, record_identity_change
+from zerogate.app.admin import (
+    identity_admin,
+    mfa_admin,
+    policy_admin,
+    record_identity_change,
+    record_session_change,
+    session_admin,
+)
 from zerogate.app.all_in_one import banner, run_all_in_one
 from zerogate.app.roles import ROLES, run_role
 
@@ -8,8 +15,11 @@ __all__ = [
     "ROLES",
     "banner",
     "identity_admin",
+    "mfa_admin",
     "policy_admin",
     "record_identity_change",
+    "record_session_change",
     "run_all_in_one",
     "run_role",
+    "session_admin",
 ]

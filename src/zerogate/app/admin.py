@@ -12,7 +12,16 @@ from zerogate.clock import SystemClock
 from zerogate.config import Settings
 from zerogate.control import TOPIC_ENTITY_CHANGED, PolicyAdmin, open_bus
 from zerogate.control.events import append_event
-from zerogate.identity import Directory, IdentityChange, LoginLimits, PasswordPolicy
+from zerogate.identity import (
+    TOTP,
+    Directory,
+    IdentityChange,
+    LoginLimits,
+    PasswordPolicy,
+    RecoveryCodes,
+    Sessions,
+    SessionsRevoked,
+)
 from zerogate.store import Store, open_store
 
 
@@ -40,8 +49,38 @@ async def identity_admin(settings: Settings) -> AsyncIterator[Directory]:
         store.close()
 
 
+@contextlib.asynccontextmanager
+async def mfa_admin(settings: Settings) -> AsyncIterator[tuple[TOTP, RecoveryCodes]]:
+    """The TOTP authenticators and recovery codes on the configured store (migrated first)."""
+    store = _open_migrated(settings)
+    try:
+        yield TOTP(store), RecoveryCodes(store)
+    finally:
+        store.close()
+
+
+@contextlib.asynccontextmanager
+async def session_admin(settings: Settings) -> AsyncIterator[Sessions]:
+    """Sessions on the configured store (migrated first) whose revocations become events."""
+    store = _open_migrated(settings)
+    try:
+        yield Sessions(store, on_change=record_session_change)
+    finally:
+        store.close()
+
+
 def directory(store: Store, settings: Settings) -> Directory:
-    """The Directory as configured: password policy and sign-in limits from `[identity]`."""
+    """The Directory as configured: password policy and sign-in limits from `[identity]`.
+
+    Each change is published as an event and, when it disables or deletes a user, revokes that
+    user's sessions, all in the transaction that made the change (ASVS 7.4.2).
+    """
+    sessions = Sessions(store, on_change=record_session_change)
+
+    def record(conn: Connection, change: IdentityChange) -> None:
+        record_identity_change(conn, change)
+        sessions.revoke_on_change(conn, change)
+
     conf = settings.identity
     return Directory(
         store,
@@ -52,7 +91,7 @@ def directory(store: Store, settings: Settings) -> Directory:
             per_user_attempts=conf.per_user_attempts_per_min,
             per_ip_attempts=conf.per_ip_attempts_per_min,
         ),
-        on_change=record_identity_change,
+        on_change=record,
     )
 
 
@@ -72,6 +111,23 @@ def record_identity_change(conn: Connection, change: IdentityChange) -> None:
         payload["user_id"] = change.user_id
     key = change.user_id or f"{change.entity_type}:{change.entity_id}"
     append_event(conn, TOPIC_ENTITY_CHANGED, payload, key=key, now=change.at)
+
+
+def record_session_change(conn: Connection, change: SessionsRevoked) -> None:
+    """Publish a session revocation as `entity.changed`, in the transaction that made it.
+
+    Payload `{"type": "User", "id": <username>, "change": "sessions_revoked", "user_id": ...,
+    "session_ids": [<sha256 hex>...]}`: PDPs drop cached decisions about the user, gateways drop
+    the named sessions.
+    """
+    payload: dict[str, object] = {
+        "type": change.entity_type,
+        "id": change.entity_id,
+        "change": change.kind,
+        "user_id": change.user_id,
+        "session_ids": list(change.session_ids),
+    }
+    append_event(conn, TOPIC_ENTITY_CHANGED, payload, key=change.user_id, now=change.at)
 
 
 def _open_migrated(settings: Settings) -> Store:

@@ -10,9 +10,11 @@ from typer.core import TyperGroup
 
 from zerogate._version import __version__
 from zerogate.cli._group import group_app
+from zerogate.cli._mfa import mfa_app
 from zerogate.cli._output import ExitCode, Output, State
 from zerogate.cli._policy import policy_app
 from zerogate.cli._serve import serve, up
+from zerogate.cli._session import session_app
 from zerogate.cli._user import user_app
 from zerogate.errors import ZerogateError
 
@@ -78,6 +80,8 @@ app = typer.Typer(
 app.add_typer(policy_app, name="policy")
 app.add_typer(user_app, name="user")
 app.add_typer(group_app, name="group")
+app.add_typer(mfa_app, name="mfa")
+app.add_typer(session_app, name="session")
 app.command("up")(up)
 app.command("serve")(serve)
 

@@ -7,6 +7,7 @@ writing transaction; the composition root (`zerogate.app.identity_admin`) turns 
 """
 
 from zerogate.identity._directory import Directory
+from zerogate.identity._mfa_db import TOTPCredential
 from zerogate.identity._model import (
     AuthenticationFailed,
     ChangeKind,
@@ -25,11 +26,57 @@ from zerogate.identity._names import (
     normalise_username,
 )
 from zerogate.identity._passwords import Argon2Parameters, PasswordHasher, PasswordPolicy
+from zerogate.identity._recovery import (
+    RECOVERY_CODE_COUNT,
+    RecoveryCodeInvalid,
+    RecoveryCodes,
+    RecoveryFailureReason,
+    VerifiedRecoveryCode,
+    normalise_recovery_code,
+)
+from zerogate.identity._sessions import (
+    DEFAULT_ABSOLUTE_TIMEOUT_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    SESSION_COOKIE_MAX_BYTES,
+    SESSION_COOKIE_NAME,
+    TOUCH_INTERVAL_S,
+    ActiveSession,
+    NewSession,
+    SessionFailure,
+    SessionInvalid,
+    SessionRecorder,
+    Sessions,
+    SessionsRevoked,
+    clear_session_cookie,
+    parse_session_cookie,
+    session_cookie,
+    session_id,
+)
 from zerogate.identity._throttle import LoginLimits
+from zerogate.identity._totp import (
+    TOTP,
+    TOTP_DIGITS,
+    TOTP_PERIOD_S,
+    MFALimits,
+    TOTPEnrolment,
+    TOTPFailureReason,
+    TOTPInvalid,
+    VerifiedTOTP,
+)
 
 __all__ = [
+    "DEFAULT_ABSOLUTE_TIMEOUT_S",
+    "DEFAULT_IDLE_TIMEOUT_S",
     "EMAIL_MAX_CHARS",
+    "RECOVERY_CODE_COUNT",
+    "SESSION_COOKIE_MAX_BYTES",
+    "SESSION_COOKIE_NAME",
+    "TOTP",
+    "TOTP_DIGITS",
+    "TOTP_PERIOD_S",
+    "TOUCH_INTERVAL_S",
     "USERNAME_MAX_CHARS",
+    "ActiveSession",
     "Argon2Parameters",
     "AuthenticationFailed",
     "ChangeKind",
@@ -39,11 +86,32 @@ __all__ = [
     "Group",
     "IdentityChange",
     "LoginLimits",
+    "MFALimits",
+    "NewSession",
     "PasswordHasher",
     "PasswordPolicy",
+    "RecoveryCodeInvalid",
+    "RecoveryCodes",
+    "RecoveryFailureReason",
+    "SessionFailure",
+    "SessionInvalid",
+    "SessionRecorder",
+    "Sessions",
+    "SessionsRevoked",
+    "TOTPCredential",
+    "TOTPEnrolment",
+    "TOTPFailureReason",
+    "TOTPInvalid",
     "User",
     "VerifiedPassword",
+    "VerifiedRecoveryCode",
+    "VerifiedTOTP",
+    "clear_session_cookie",
     "normalise_email",
     "normalise_group_name",
+    "normalise_recovery_code",
     "normalise_username",
+    "parse_session_cookie",
+    "session_cookie",
+    "session_id",
 ]
