@@ -54,7 +54,10 @@ async def mfa_admin(settings: Settings) -> AsyncIterator[tuple[TOTP, RecoveryCod
     """The TOTP authenticators and recovery codes on the configured store (migrated first)."""
     store = _open_migrated(settings)
     try:
-        yield TOTP(store), RecoveryCodes(store)
+        yield (
+            TOTP(store, on_change=record_identity_change),
+            RecoveryCodes(store, on_change=record_identity_change),
+        )
     finally:
         store.close()
 

@@ -54,6 +54,11 @@ class ChangeKind(StrEnum):
     MEMBERSHIP_CHANGED = "membership_changed"
     GROUP_CREATED = "group_created"
     GROUP_DELETED = "group_deleted"
+    # Credential changes (a CAEP credential-change for whoever listens; standards §2.13).
+    TOTP_ENROLLED = "totp_enrolled"
+    TOTP_REMOVED = "totp_removed"
+    RECOVERY_CODES_GENERATED = "recovery_codes_generated"
+    RECOVERY_CODE_USED = "recovery_code_used"
 
 
 # Changes after which the user's sessions and tokens must stop working (ASVS 5.0 7.4.2).

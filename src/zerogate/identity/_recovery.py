@@ -22,9 +22,10 @@ from sqlalchemy import Connection
 from zerogate._types import UserID
 from zerogate.errors import InvalidInput, ZerogateError
 from zerogate.identity import _mfa_db, _users
-from zerogate.identity._model import User
+from zerogate.identity._model import ChangeKind, ChangeRecorder, User
 from zerogate.identity._passwords import PasswordHasher
 from zerogate.identity._totp import MFALimits
+from zerogate.identity._totp import record_credential_change as _record
 from zerogate.store import Store
 
 log = logging.getLogger("zerogate.identity")
@@ -94,8 +95,10 @@ class RecoveryCodes:
         *,
         hasher: PasswordHasher | None = None,
         limits: MFALimits | None = None,
+        on_change: ChangeRecorder | None = None,
     ) -> None:
         self._store = store
+        self._on_change = on_change
         self.hasher = hasher or PasswordHasher()
         self.limits = limits or MFALimits()
         self._failures = self.limits.window_for()
@@ -124,6 +127,7 @@ class RecoveryCodes:
         def replace(conn: Connection) -> User:
             owner = _resolve(conn, user)
             _mfa_db.replace_recovery_codes(conn, owner.id, hashes, now=now)
+            _record(self._on_change, conn, ChangeKind.RECOVERY_CODES_GENERATED, owner, now)
             return owner
 
         owner = await _mfa_db.write(self._store, replace)
@@ -158,6 +162,7 @@ class RecoveryCodes:
         def spend(conn: Connection) -> int | None:
             if not _mfa_db.use_recovery_code(conn, code_id, now=now):
                 return None
+            _record(self._on_change, conn, ChangeKind.RECOVERY_CODE_USED, owner, now)
             return _mfa_db.count_unused(conn, owner.id)
 
         remaining = await _mfa_db.write(self._store, spend)

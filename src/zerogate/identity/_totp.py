@@ -28,7 +28,7 @@ from zerogate._types import UserID
 from zerogate.errors import Conflict, InvalidInput, NotFound, ZerogateError
 from zerogate.identity import _mfa_db, _users
 from zerogate.identity._mfa_db import StoredTOTP, TOTPCredential
-from zerogate.identity._model import User
+from zerogate.identity._model import ChangeKind, ChangeRecorder, IdentityChange, User
 from zerogate.identity._names import text_problem
 from zerogate.identity._throttle import SlidingWindow
 from zerogate.store import Store
@@ -169,8 +169,15 @@ class TOTP:
     `totp_credentials.secret` and never logged or returned after enrolment.
     """
 
-    def __init__(self, store: Store, *, limits: MFALimits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        limits: MFALimits | None = None,
+        on_change: ChangeRecorder | None = None,
+    ) -> None:
         self._store = store
+        self._on_change = on_change
         self.limits = limits or MFALimits()
         self._failures = self.limits.window_for()
 
@@ -230,6 +237,7 @@ class TOTP:
                 )
             if not _mfa_db.confirm_totp(conn, credential_id, step=step, now=now):
                 raise _already_confirmed()
+            record_credential_change(self._on_change, conn, ChangeKind.TOTP_ENROLLED, owner, now)
             return _mfa_db.list_totp_one(conn, owner.id, credential_id)
 
         try:
@@ -277,6 +285,7 @@ class TOTP:
             stored = _mfa_db.stored_totp(conn, owner.id, credential_id)
             if not stored or not _mfa_db.delete_totp(conn, owner.id, credential_id):
                 raise _not_found()
+            record_credential_change(self._on_change, conn, ChangeKind.TOTP_REMOVED, owner, now)
             return stored[0].credential
 
         removed = await _mfa_db.write(self._store, remove)
@@ -384,3 +393,11 @@ __all__ = [
     "qr_svg",
     "time_step",
 ]
+
+
+def record_credential_change(
+    recorder: ChangeRecorder | None, conn: Connection, kind: ChangeKind, owner: User, now: datetime
+) -> None:
+    """Tell the recorder about a credential change, inside the transaction that made it."""
+    if recorder is not None:
+        recorder(conn, IdentityChange(kind, "User", owner.username, owner.id, now))
