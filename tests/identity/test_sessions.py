@@ -171,17 +171,26 @@ def test_sessions_revoke_on_change_in_the_disabling_transaction(store: Store) ->
     assert _reason(s, token, 9) is SessionFailure.UNKNOWN  # rows go with the user (FK cascade)
 
 
-def test_sessions_step_up_records_mfa(store: Store) -> None:
-    s = Sessions(store)
+def test_sessions_step_up_records_mfa_and_rotates_the_token(store: Store) -> None:
+    """ASVS 7.2.4: re-authentication gives a new token; the one seen before no longer works."""
+    recorder = SessionRecorder()
+    s = Sessions(store, on_change=recorder)
     token = _login(s, _user(make_directory(store)))
-    active = run(s.step_up(token, amr=["otp", "pwd"], now=later(120)))
+    before = run(s.resolve(token, now=later(60)))
+    stepped = run(s.step_up(token, amr=["otp", "pwd"], now=later(120)))
+    active = stepped.session
+    assert stepped.token != token
+    assert active.id != before.id
     assert active.amr == ("pwd", "otp")
     assert active.mfa_at == later(120)
     assert active.mfa_age_s(later(150)) == 30
     assert active.auth_age_s(later(150)) == 150  # step-up does not reset the first sign-in
-    assert run(s.resolve(token, now=later(121))).amr == ("pwd", "otp")
+    assert active.absolute_expires_at == before.absolute_expires_at  # nor extend the session
+    assert run(s.resolve(stepped.token, now=later(121))).amr == ("pwd", "otp")
+    assert _reason(s, token, 122) is SessionFailure.REVOKED
+    assert [c.session_ids for c in recorder.changes] == [(before.id,)]
     with pytest.raises(InvalidInput):
-        run(s.step_up(token, amr=["OTP!"], now=later(130)))
+        run(s.step_up(stepped.token, amr=["OTP!"], now=later(130)))
 
 
 def test_sessions_list_and_revoke_one_and_all(store: Store) -> None:

@@ -215,18 +215,38 @@ class Sessions:
             await self._write(lambda conn: _db.touch(conn, id_hash, now=now, older_than=older_than))
         return active
 
-    async def step_up(self, token: str, *, amr: Sequence[str], now: datetime) -> ActiveSession:
-        """Record a second factor just verified on this session: `mfa_at = now`, amr merged."""
+    async def step_up(self, token: str, *, amr: Sequence[str], now: datetime) -> NewSession:
+        """Record a second factor just verified: `mfa_at = now`, amr merged, and a NEW token.
+
+        Re-authentication rotates the token (ASVS 5.0 7.2.4): a token seen before the step-up
+        (say, one fixed by an attacker) never carries the stronger session. The new session keeps
+        the first sign-in's `auth_time` and absolute expiry; the old one is revoked in the same
+        transaction and its id published, so caches drop it.
+        """
         methods = _clean_amr(amr)
         id_hash = _hash_or_invalid(token)
+        new_token = secrets.token_urlsafe(32)
+        new_hash = session_id(new_token)
 
         def write(conn: Connection) -> ActiveSession:
             current = self._check(_db.find_session(conn, id_hash), id_hash, now)
             merged = tuple(dict.fromkeys((*current.amr, *methods)))[:_MAX_AMR]
-            _db.record_mfa(conn, id_hash, amr=merged, now=now)
-            return self._check(_db.find_session(conn, id_hash), id_hash, now)
+            _db.insert_session(
+                conn,
+                id_hash=new_hash,
+                user_id=current.user_id,
+                now=now,
+                absolute_expires_at=current.absolute_expires_at,
+                auth_time=current.auth_time,
+                amr=merged,
+                mfa_at=now,
+                ip=current.ip,
+                user_agent=current.user_agent,
+            )
+            self._revoke(conn, current.user_id, current.username, [id_hash], "rotated", now)
+            return self._check(_db.find_session(conn, new_hash), new_hash, now)
 
-        return await self._write(write)
+        return NewSession(new_token, await self._write(write))
 
     async def list_for(self, user: str, *, now: datetime) -> list[ActiveSession]:
         """A user's live sessions (by username or email), most recently seen first (ASVS 7.5.2)."""
