@@ -10,7 +10,7 @@ from typing import TypeVar
 from sqlalchemy import Connection
 
 from zerogate._types import UserID
-from zerogate.identity import _db, _groups, _users
+from zerogate.identity import _db, _groups, _tx, _users
 from zerogate.identity._login import PasswordLogin
 from zerogate.identity._model import (
     ChangeRecorder,
@@ -221,18 +221,10 @@ class Directory:
     # Plumbing
 
     async def _read(self, query: Callable[[Connection], T]) -> T:
-        def run() -> T:
-            with self._store.connect() as conn:
-                return query(conn)
-
-        return await asyncio.to_thread(run)
+        return await _tx.read(self._store, query)
 
     async def _write(self, change: Callable[[Connection], T]) -> T:
-        def run() -> T:
-            with self._store.begin() as conn:
-                return change(conn)
-
-        return await asyncio.to_thread(run)
+        return await _tx.write(self._store, change)
 
 
 __all__ = ["Directory"]

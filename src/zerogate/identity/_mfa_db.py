@@ -6,8 +6,7 @@ UPDATE whose row count says whether this caller won (RFC 6238 §5.2, ASVS 5.0 6.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -16,7 +15,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, or_, select, updat
 
 from zerogate._types import UserID
 from zerogate.identity._db import new_id
-from zerogate.store import Store, recovery_codes, totp_credentials
+from zerogate.store import recovery_codes, totp_credentials
 
 T = TypeVar("T")
 
@@ -187,22 +186,6 @@ def use_recovery_code(conn: Connection, code_id: str, *, now: datetime) -> bool:
     return done == 1
 
 
-async def read(store: Store, query: Callable[[Connection], T]) -> T:
-    def run() -> T:
-        with store.connect() as conn:
-            return query(conn)
-
-    return await asyncio.to_thread(run)
-
-
-async def write(store: Store, change: Callable[[Connection], T]) -> T:
-    def run() -> T:
-        with store.begin() as conn:
-            return change(conn)
-
-    return await asyncio.to_thread(run)
-
-
 __all__ = [
     "StoredTOTP",
     "TOTPCredential",
@@ -213,10 +196,8 @@ __all__ = [
     "insert_totp",
     "list_totp",
     "list_totp_one",
-    "read",
     "replace_recovery_codes",
     "stored_totp",
     "unused_recovery_codes",
     "use_recovery_code",
-    "write",
 ]

@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from zerogate._types import UserID
 from zerogate.errors import InvalidInput, ZerogateError
-from zerogate.identity import _mfa_db, _users
+from zerogate.identity import _mfa_db, _tx, _users
 from zerogate.identity._model import ChangeKind, ChangeRecorder, User
 from zerogate.identity._passwords import PasswordHasher
 from zerogate.identity._totp import MFALimits
@@ -130,7 +130,7 @@ class RecoveryCodes:
             _record(self._on_change, conn, ChangeKind.RECOVERY_CODES_GENERATED, owner, now)
             return owner
 
-        owner = await _mfa_db.write(self._store, replace)
+        owner = await _tx.write(self._store, replace)
         log.info("recovery codes generated", extra={"user_id": owner.id, "count": count})
         return codes
 
@@ -146,7 +146,7 @@ class RecoveryCodes:
             raise _refuse(RecoveryFailureReason.MALFORMED, owner.id)
         if not self._failures.hit(owner.id, now=now):
             raise _refuse(RecoveryFailureReason.THROTTLED, owner.id)
-        unused = await _mfa_db.read(
+        unused = await _tx.read(
             self._store, lambda conn: _mfa_db.unused_recovery_codes(conn, owner.id)
         )
         if not unused:
@@ -165,7 +165,7 @@ class RecoveryCodes:
             _record(self._on_change, conn, ChangeKind.RECOVERY_CODE_USED, owner, now)
             return _mfa_db.count_unused(conn, owner.id)
 
-        remaining = await _mfa_db.write(self._store, spend)
+        remaining = await _tx.write(self._store, spend)
         if remaining is None:
             raise _refuse(RecoveryFailureReason.USED_CONCURRENTLY, owner.id)
         self._failures.undo(owner.id)
@@ -176,14 +176,14 @@ class RecoveryCodes:
 
     async def remaining(self, user: User | str) -> int:
         """How many unused codes the user has."""
-        return await _mfa_db.read(
+        return await _tx.read(
             self._store, lambda conn: _mfa_db.count_unused(conn, _resolve(conn, user).id)
         )
 
     async def _user(self, user: User | str) -> User:
         if isinstance(user, User):
             return user
-        return await _mfa_db.read(self._store, lambda conn: _resolve(conn, user))
+        return await _tx.read(self._store, lambda conn: _resolve(conn, user))
 
 
 def _resolve(conn: Connection, user: User | str) -> User:

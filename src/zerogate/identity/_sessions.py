@@ -7,7 +7,6 @@ cookie. Every request's token is checked here, on the backend (ASVS 7.2.1).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -21,7 +20,7 @@ from sqlalchemy import Connection
 from zerogate._types import UserID
 from zerogate.errors import Conflict, ErrorDetail, InvalidInput, NotFound, ZerogateError
 from zerogate.identity import _session_db as _db
-from zerogate.identity import _users
+from zerogate.identity import _tx, _users
 from zerogate.identity._cookies import (
     SESSION_COOKIE_MAX_BYTES,
     SESSION_COOKIE_NAME,
@@ -362,18 +361,10 @@ class Sessions:
         )
 
     async def _read(self, query: Callable[[Connection], T]) -> T:
-        def run() -> T:
-            with self._store.connect() as conn:
-                return query(conn)
-
-        return await asyncio.to_thread(run)
+        return await _tx.read(self._store, query)
 
     async def _write(self, change: Callable[[Connection], T]) -> T:
-        def run() -> T:
-            with self._store.begin() as conn:
-                return change(conn)
-
-        return await asyncio.to_thread(run)
+        return await _tx.write(self._store, change)
 
 
 def _check_timeouts(idle_s: float, absolute_s: float) -> None:

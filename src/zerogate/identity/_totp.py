@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 
 from zerogate._types import UserID
 from zerogate.errors import Conflict, InvalidInput, NotFound, ZerogateError
-from zerogate.identity import _mfa_db, _users
+from zerogate.identity import _mfa_db, _tx, _users
 from zerogate.identity._mfa_db import StoredTOTP, TOTPCredential
 from zerogate.identity._model import ChangeKind, ChangeRecorder, IdentityChange, User
 from zerogate.identity._names import text_problem
@@ -203,7 +203,7 @@ class TOTP:
                 conn, found.id, secret=secret, label=clean_label, now=now
             )
 
-        owner, credential = await _mfa_db.write(self._store, enrol)
+        owner, credential = await _tx.write(self._store, enrol)
         uri = provisioning_uri(secret, account=owner.username, issuer=issuer)
         log.info(
             "TOTP enrolment started",
@@ -241,7 +241,7 @@ class TOTP:
             return _mfa_db.list_totp_one(conn, owner.id, credential_id)
 
         try:
-            confirmed = await _mfa_db.write(self._store, confirm)
+            confirmed = await _tx.write(self._store, confirm)
         except TOTPInvalid as exc:
             _log_failure(exc)
             raise
@@ -266,7 +266,7 @@ class TOTP:
         owner = await self._user(user)
         self._throttle(owner.id, now=now)
         try:
-            verified = await _mfa_db.write(
+            verified = await _tx.write(
                 self._store, lambda conn: _check(conn, owner, clean, now=now)
             )
         except TOTPInvalid as exc:
@@ -288,7 +288,7 @@ class TOTP:
             record_credential_change(self._on_change, conn, ChangeKind.TOTP_REMOVED, owner, now)
             return stored[0].credential
 
-        removed = await _mfa_db.write(self._store, remove)
+        removed = await _tx.write(self._store, remove)
         log.info(
             "TOTP credential removed",
             extra={"user_id": removed.user_id, "credential_id": removed.id, "at": now.isoformat()},
@@ -297,7 +297,7 @@ class TOTP:
 
     async def list(self, user: User | str) -> builtins.list[TOTPCredential]:
         """The user's credentials, oldest first (without secrets)."""
-        return await _mfa_db.read(
+        return await _tx.read(
             self._store, lambda conn: _mfa_db.list_totp(conn, self._resolve(conn, user).id)
         )
 
@@ -312,7 +312,7 @@ class TOTP:
     async def _user(self, user: User | str) -> User:
         if isinstance(user, User):
             return user
-        return await _mfa_db.read(self._store, lambda conn: self._resolve(conn, user))
+        return await _tx.read(self._store, lambda conn: self._resolve(conn, user))
 
     @staticmethod
     def _resolve(conn: Connection, user: User | str) -> User:
