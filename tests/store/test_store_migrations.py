@@ -24,8 +24,15 @@ TABLES = {
     "signing_keys",
     "totp_credentials",
     "users",
+    "webauthn_challenges",
+    "webauthn_credentials",
+    "oauth_clients",
+    "oauth_codes",
+    "oauth_consents",
+    "oauth_grants",
+    "oauth_refresh_tokens",
 }
-HEAD = "004"
+HEAD = "006"
 
 
 def _tables(store: Store) -> set[str]:

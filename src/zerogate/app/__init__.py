@@ -1,6 +1,7 @@
 """Composition roots: `zerogate up` (all in one) and `zerogate serve ROLE` (one replica)."""
 
 from zerogate.app.admin import (
+    client_admin,
     identity_admin,
     mfa_admin,
     policy_admin,
@@ -14,6 +15,7 @@ from zerogate.app.roles import ROLES, run_role
 __all__ = [
     "ROLES",
     "banner",
+    "client_admin",
     "identity_admin",
     "mfa_admin",
     "policy_admin",

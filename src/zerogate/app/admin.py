@@ -17,11 +17,13 @@ from zerogate.identity import (
     Directory,
     IdentityChange,
     LoginLimits,
+    Passkeys,
     PasswordPolicy,
     RecoveryCodes,
     Sessions,
     SessionsRevoked,
 )
+from zerogate.identity.oidc import ClientRegistry, revoke_grants_for_sessions
 from zerogate.store import Store, open_store
 
 
@@ -50,13 +52,24 @@ async def identity_admin(settings: Settings) -> AsyncIterator[Directory]:
 
 
 @contextlib.asynccontextmanager
-async def mfa_admin(settings: Settings) -> AsyncIterator[tuple[TOTP, RecoveryCodes]]:
-    """The TOTP authenticators and recovery codes on the configured store (migrated first)."""
+async def mfa_admin(settings: Settings) -> AsyncIterator[tuple[TOTP, RecoveryCodes, Passkeys]]:
+    """The TOTP authenticators, recovery codes and passkeys on the configured store (migrated first).
+
+    The CLI only lists and removes passkeys, which needs no relying party: the one given here is
+    a placeholder, and ceremonies run in the IdP with its own.
+    """
     store = _open_migrated(settings)
     try:
         yield (
             TOTP(store, on_change=record_identity_change),
             RecoveryCodes(store, on_change=record_identity_change),
+            Passkeys(
+                store,
+                rp_id="localhost",
+                rp_name="Zerogate",
+                expected_origins=["http://localhost"],
+                on_change=record_identity_change,
+            ),
         )
     finally:
         store.close()
@@ -117,7 +130,8 @@ def record_identity_change(conn: Connection, change: IdentityChange) -> None:
 
 
 def record_session_change(conn: Connection, change: SessionsRevoked) -> None:
-    """Publish a session revocation as `entity.changed`, in the transaction that made it.
+    """Publish a session revocation as `entity.changed`, in the transaction that made it, and
+    revoke the OpenID Connect grants those sessions gave (their refresh and access tokens).
 
     Payload `{"type": "User", "id": <username>, "change": "sessions_revoked", "user_id": ...,
     "session_ids": [<sha256 hex>...]}`: PDPs drop cached decisions about the user, gateways drop
@@ -131,6 +145,17 @@ def record_session_change(conn: Connection, change: SessionsRevoked) -> None:
         "session_ids": list(change.session_ids),
     }
     append_event(conn, TOPIC_ENTITY_CHANGED, payload, key=change.user_id, now=change.at)
+    revoke_grants_for_sessions(conn, change)
+
+
+@contextlib.asynccontextmanager
+async def client_admin(settings: Settings) -> AsyncIterator[ClientRegistry]:
+    """The OpenID Connect client registry on the configured store (migrated first)."""
+    store = _open_migrated(settings)
+    try:
+        yield ClientRegistry(store)
+    finally:
+        store.close()
 
 
 def _open_migrated(settings: Settings) -> Store:

@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from zerogate._version import __version__
+from zerogate.cli._client import client_app
 from zerogate.cli._group import group_app
 from zerogate.cli._mfa import mfa_app
 from zerogate.cli._output import ExitCode, Output, State
@@ -82,6 +83,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(group_app, name="group")
 app.add_typer(mfa_app, name="mfa")
 app.add_typer(session_app, name="session")
+app.add_typer(client_app, name="client")
 app.command("up")(up)
 app.command("serve")(serve)
 

@@ -63,11 +63,26 @@ from zerogate.identity._totp import (
     TOTPInvalid,
     VerifiedTOTP,
 )
+from zerogate.identity._webauthn import PASSKEY_CEREMONY_TTL, Passkeys
+from zerogate.identity._webauthn_db import PasskeyCredential
+from zerogate.identity._webauthn_model import (
+    PASSKEY_CREDENTIAL_JSON_MAX_BYTES,
+    PASSKEY_NAME_MAX_CHARS,
+    PasskeyAuthenticationOptions,
+    PasskeyFailureReason,
+    PasskeyInvalid,
+    PasskeyLimits,
+    PasskeyRegistrationOptions,
+    VerifiedPasskey,
+)
 
 __all__ = [
     "DEFAULT_ABSOLUTE_TIMEOUT_S",
     "DEFAULT_IDLE_TIMEOUT_S",
     "EMAIL_MAX_CHARS",
+    "PASSKEY_CEREMONY_TTL",
+    "PASSKEY_CREDENTIAL_JSON_MAX_BYTES",
+    "PASSKEY_NAME_MAX_CHARS",
     "RECOVERY_CODE_COUNT",
     "SESSION_COOKIE_MAX_BYTES",
     "SESSION_COOKIE_NAME",
@@ -88,6 +103,13 @@ __all__ = [
     "LoginLimits",
     "MFALimits",
     "NewSession",
+    "PasskeyAuthenticationOptions",
+    "PasskeyCredential",
+    "PasskeyFailureReason",
+    "PasskeyInvalid",
+    "PasskeyLimits",
+    "PasskeyRegistrationOptions",
+    "Passkeys",
     "PasswordHasher",
     "PasswordPolicy",
     "RecoveryCodeInvalid",
@@ -103,6 +125,7 @@ __all__ = [
     "TOTPFailureReason",
     "TOTPInvalid",
     "User",
+    "VerifiedPasskey",
     "VerifiedPassword",
     "VerifiedRecoveryCode",
     "VerifiedTOTP",

@@ -59,6 +59,8 @@ class ChangeKind(StrEnum):
     TOTP_REMOVED = "totp_removed"
     RECOVERY_CODES_GENERATED = "recovery_codes_generated"
     RECOVERY_CODE_USED = "recovery_code_used"
+    PASSKEY_REGISTERED = "passkey_registered"
+    PASSKEY_REMOVED = "passkey_removed"
 
 
 # Changes after which the user's sessions and tokens must stop working (ASVS 5.0 7.4.2).

@@ -11,6 +11,11 @@ from zerogate.store._schema import (
     group_members,
     groups,
     metadata,
+    oauth_clients,
+    oauth_codes,
+    oauth_consents,
+    oauth_grants,
+    oauth_refresh_tokens,
     policy_activations,
     policy_bundles,
     recovery_codes,
@@ -18,6 +23,8 @@ from zerogate.store._schema import (
     signing_keys,
     totp_credentials,
     users,
+    webauthn_challenges,
+    webauthn_credentials,
 )
 from zerogate.store._store import Store, open_store
 
@@ -29,6 +36,11 @@ __all__ = [
     "group_members",
     "groups",
     "metadata",
+    "oauth_clients",
+    "oauth_codes",
+    "oauth_consents",
+    "oauth_grants",
+    "oauth_refresh_tokens",
     "open_store",
     "policy_activations",
     "policy_bundles",
@@ -37,4 +49,6 @@ __all__ = [
     "signing_keys",
     "totp_credentials",
     "users",
+    "webauthn_challenges",
+    "webauthn_credentials",
 ]

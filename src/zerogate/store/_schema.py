@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -193,12 +194,157 @@ recovery_codes = Table(
     Index("ix_recovery_codes_user_id", "user_id"),
 )
 
+# WebAuthn passkeys (W3C WebAuthn L2/L3). `credential_id` is the authenticator's id (at most
+# 1023 bytes, unique across all users: WA-R8); `public_key` is the COSE key from registration.
+# `backup_eligible` (BE) is fixed at registration and checked on every assertion (WA-A2);
+# `backed_up` (BS) and `sign_count` are updated at each use (WA-A4).
+webauthn_credentials = Table(
+    "webauthn_credentials",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("credential_id", LargeBinary, nullable=False, unique=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("sign_count", BigInteger, nullable=False),
+    Column("transports", Text, nullable=False),  # JSON list of AuthenticatorTransport values
+    Column("aaguid", String(36), nullable=False),
+    Column("backup_eligible", Boolean, nullable=False),
+    Column("backed_up", Boolean, nullable=False),
+    Column("user_verified", Boolean, nullable=False),  # UV at registration
+    Column("name", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Index("ix_webauthn_credentials_user_id", "user_id"),
+)
+
+# Pending WebAuthn ceremonies: the server-side challenge and what `begin_*` demanded (user
+# verification), so `finish_*` never trusts the client for it. Single use: the verifying
+# transaction deletes the row (WA-R1). `user_id` is None for a username-less sign-in.
+webauthn_challenges = Table(
+    "webauthn_challenges",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("purpose", String(20), nullable=False),  # "registration" | "authentication"
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("challenge", LargeBinary, nullable=False),
+    Column("user_verification", Boolean, nullable=False),  # True: UV required
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_webauthn_challenges_user_id", "user_id"),
+    Index("ix_webauthn_challenges_expires_at", "expires_at"),
+)
+
+# OpenID Connect provider (zerogate.identity.oidc). Client secrets, codes and refresh tokens are
+# stored only as SHA-256 hashes (they are 256-bit random values), so a read of these tables
+# cannot be replayed.
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("client_id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=True),  # None: a public client (PKCE only)
+    Column("redirect_uris", Text, nullable=False),  # JSON list, matched exactly
+    Column("post_logout_redirect_uris", Text, nullable=False),  # JSON list
+    Column("backchannel_logout_uri", Text, nullable=True),
+    Column("scopes", Text, nullable=False),  # space-separated allowlist
+    Column("consent_required", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+# A grant is what a user's sign-in gave one client: the family every refresh token of that
+# sign-in belongs to. Revoking it (logout, reuse of a rotated refresh token, RFC 7009 revocation)
+# ends every token of the family at once.
+oauth_grants = Table(
+    "oauth_grants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "client_id",
+        String(100),
+        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(64), nullable=False),  # the login session's id hash
+    Column("scope", Text, nullable=False),
+    Column("auth_time", UTCDateTime, nullable=False),
+    Column("amr", Text, nullable=False),  # JSON list
+    Column("acr", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),  # the family's absolute lifetime
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoked_reason", String(100), nullable=True),
+    Index("ix_oauth_grants_user_id", "user_id"),
+    Index("ix_oauth_grants_session_id", "session_id"),
+)
+
+# Authorization codes: single use, minutes long, bound to client, redirect URI and PKCE challenge.
+oauth_codes = Table(
+    "oauth_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column(
+        "client_id",
+        String(100),
+        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(64), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("nonce", String(512), nullable=True),
+    Column("code_challenge", String(128), nullable=False),
+    Column("auth_time", UTCDateTime, nullable=False),
+    Column("amr", Text, nullable=False),
+    Column("acr", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("grant_id", String(64), nullable=True),  # set when redeemed: reuse revokes it
+)
+
+# Refresh tokens, rotated on every use; a used one presented again revokes its grant.
+oauth_refresh_tokens = Table(
+    "oauth_refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "grant_id", String(64), ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Index("ix_oauth_refresh_tokens_grant_id", "grant_id"),
+)
+
+# Scopes a user approved for a third-party client (clients registered with consent required).
+oauth_consents = Table(
+    "oauth_consents",
+    metadata,
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "client_id",
+        String(100),
+        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("scope", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 __all__ = [
     "UTCDateTime",
     "events",
     "group_members",
     "groups",
     "metadata",
+    "oauth_clients",
+    "oauth_codes",
+    "oauth_consents",
+    "oauth_grants",
+    "oauth_refresh_tokens",
     "policy_activations",
     "policy_bundles",
     "recovery_codes",
@@ -206,4 +352,6 @@ __all__ = [
     "signing_keys",
     "totp_credentials",
     "users",
+    "webauthn_challenges",
+    "webauthn_credentials",
 ]

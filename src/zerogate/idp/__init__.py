@@ -1,0 +1,23 @@
+"""The identity provider's web face: server-rendered sign-in, second factor, TOTP enrolment, sign-out.
+
+`create_app(...)` builds a Starlette app over the identity API (`Directory`, `Sessions`, `TOTP`,
+`RecoveryCodes`); docs/login.md describes the pages and their security properties. Other faces
+that need a signed-in user (the OpenID Connect endpoints) send the browser to `login_path(next)`
+or, for a fresh second factor, to `mfa_path(next)`.
+"""
+
+from zerogate.idp._app import create_app
+from zerogate.idp._config import LoginConfig
+from zerogate.idp._csrf import CSRF_COOKIE_NAME
+from zerogate.idp._pending import PENDING_COOKIE_NAME
+from zerogate.idp._redirects import login_path, mfa_path, safe_next
+
+__all__ = [
+    "CSRF_COOKIE_NAME",
+    "PENDING_COOKIE_NAME",
+    "LoginConfig",
+    "create_app",
+    "login_path",
+    "mfa_path",
+    "safe_next",
+]
