@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, or_, select, updat
 
 from zerogate._types import UserID
 from zerogate.identity._db import new_id
-from zerogate.store import recovery_codes, totp_credentials
+from zerogate.store import Sealer, recovery_codes, totp_credentials
 
 T = TypeVar("T")
 
@@ -59,7 +59,13 @@ def _to_credential(row: Row[Any]) -> TOTPCredential:
 
 
 def insert_totp(
-    conn: Connection, user_id: UserID, *, secret: str, label: str | None, now: datetime
+    conn: Connection,
+    user_id: UserID,
+    *,
+    secret: str,
+    label: str | None,
+    now: datetime,
+    sealer: Sealer,
 ) -> TOTPCredential:
     credential = TOTPCredential(
         id=new_id("totp"),
@@ -71,7 +77,11 @@ def insert_totp(
     )
     conn.execute(
         insert(totp_credentials).values(
-            id=credential.id, user_id=user_id, secret=secret, label=label, created_at=now
+            id=credential.id,
+            user_id=user_id,
+            secret=sealer.seal(secret, context=_seal_context(credential.id)),
+            label=label,
+            created_at=now,
         )
     )
     return credential
@@ -96,14 +106,22 @@ def list_totp_one(conn: Connection, user_id: UserID, credential_id: str) -> TOTP
 
 
 def stored_totp(
-    conn: Connection, user_id: UserID, credential_id: str | None = None
+    conn: Connection, user_id: UserID, credential_id: str | None = None, *, sealer: Sealer
 ) -> list[StoredTOTP]:
     """The user's credentials with secrets (one, if `credential_id` is given)."""
     query = select(totp_credentials).where(totp_credentials.c.user_id == user_id)
     if credential_id is not None:
         query = query.where(totp_credentials.c.id == credential_id)
     rows = conn.execute(query.order_by(totp_credentials.c.created_at, totp_credentials.c.id))
-    return [StoredTOTP(_to_credential(r), r.secret) for r in rows]
+    return [
+        StoredTOTP(_to_credential(r), sealer.unseal(r.secret, context=_seal_context(r.id)))
+        for r in rows
+    ]
+
+
+def _seal_context(credential_id: str) -> str:
+    """Where a seed lives: a sealed seed moved to another credential does not open."""
+    return f"totp_credentials.secret:{credential_id}"
 
 
 def confirm_totp(conn: Connection, credential_id: str, *, step: int, now: datetime) -> bool:

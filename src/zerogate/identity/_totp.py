@@ -31,7 +31,7 @@ from zerogate.identity._mfa_db import StoredTOTP, TOTPCredential
 from zerogate.identity._model import ChangeKind, ChangeRecorder, IdentityChange, User
 from zerogate.identity._names import text_problem
 from zerogate.identity._throttle import SlidingWindow
-from zerogate.store import Store
+from zerogate.store import Sealer, Store
 
 log = logging.getLogger("zerogate.identity")
 
@@ -200,7 +200,12 @@ class TOTP:
         def enrol(conn: Connection) -> tuple[User, TOTPCredential]:
             found = self._resolve(conn, user)
             return found, _mfa_db.insert_totp(
-                conn, found.id, secret=secret, label=clean_label, now=now
+                conn,
+                found.id,
+                secret=secret,
+                label=clean_label,
+                now=now,
+                sealer=self._store.sealer,
             )
 
         owner, credential = await _tx.write(self._store, enrol)
@@ -224,7 +229,7 @@ class TOTP:
         self._throttle(owner.id, now=now)
 
         def confirm(conn: Connection) -> TOTPCredential:
-            stored = _mfa_db.stored_totp(conn, owner.id, credential_id)
+            stored = _mfa_db.stored_totp(conn, owner.id, credential_id, sealer=self._store.sealer)
             if not stored:
                 raise _not_found()
             [one] = stored
@@ -267,7 +272,8 @@ class TOTP:
         self._throttle(owner.id, now=now)
         try:
             verified = await _tx.write(
-                self._store, lambda conn: _check(conn, owner, clean, now=now)
+                self._store,
+                lambda conn: _check(conn, owner, clean, now=now, sealer=self._store.sealer),
             )
         except TOTPInvalid as exc:
             _log_failure(exc)
@@ -282,7 +288,7 @@ class TOTP:
 
         def remove(conn: Connection) -> TOTPCredential:
             owner = self._resolve(conn, user)
-            stored = _mfa_db.stored_totp(conn, owner.id, credential_id)
+            stored = _mfa_db.stored_totp(conn, owner.id, credential_id, sealer=self._store.sealer)
             if not stored or not _mfa_db.delete_totp(conn, owner.id, credential_id):
                 raise _not_found()
             record_credential_change(self._on_change, conn, ChangeKind.TOTP_REMOVED, owner, now)
@@ -319,8 +325,10 @@ class TOTP:
         return user if isinstance(user, User) else _users.resolve_user(conn, user)
 
 
-def _check(conn: Connection, owner: User, code: str, *, now: datetime) -> VerifiedTOTP:
-    stored = _mfa_db.stored_totp(conn, owner.id)
+def _check(
+    conn: Connection, owner: User, code: str, *, now: datetime, sealer: Sealer
+) -> VerifiedTOTP:
+    stored = _mfa_db.stored_totp(conn, owner.id, sealer=sealer)
     confirmed = [s for s in stored if s.credential.confirmed]
     replayed: StoredTOTP | None = None
     for one in confirmed:

@@ -26,22 +26,26 @@ from zerogate.store._schema import (
     webauthn_challenges,
     webauthn_credentials,
 )
+from zerogate.store._sealing import Sealer, new_master_key, parse_master_keys
 from zerogate.store._store import Store, open_store
 
 __all__ = [
     "DialectName",
+    "Sealer",
     "Store",
     "UTCDateTime",
     "events",
     "group_members",
     "groups",
     "metadata",
+    "new_master_key",
     "oauth_clients",
     "oauth_codes",
     "oauth_consents",
     "oauth_grants",
     "oauth_refresh_tokens",
     "open_store",
+    "parse_master_keys",
     "policy_activations",
     "policy_bundles",
     "recovery_codes",

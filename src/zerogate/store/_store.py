@@ -17,6 +17,7 @@ from zerogate.store._engine import (
     redact,
     translate_errors,
 )
+from zerogate.store._sealing import Sealer
 from zerogate.store.migrations import alembic_config, head_revision
 
 # Serialises `migrate()` across nodes sharing one PostgreSQL ("zg-migr" as an int64).
@@ -26,12 +27,18 @@ _MIGRATION_LOCK_ID = 0x7A672D6D69677200
 class Store:
     """An open database: the engine, transactions that report outages as StoreError, migrations."""
 
-    __slots__ = ("_dialect", "_engine", "_url")
+    __slots__ = ("_dialect", "_engine", "_sealer", "_url")
 
-    def __init__(self, engine: Engine, url: URL) -> None:
+    def __init__(self, engine: Engine, url: URL, *, sealer: Sealer | None = None) -> None:
         self._engine = engine
         self._url = url
         self._dialect = cast(DialectName, engine.dialect.name)
+        self._sealer = sealer or Sealer.passthrough()
+
+    @property
+    def sealer(self) -> Sealer:
+        """Seals secrets at rest (TOTP seeds, private keys) under the configured master key."""
+        return self._sealer
 
     @property
     def engine(self) -> Engine:
@@ -97,6 +104,7 @@ def open_store(
     echo: bool = False,
     busy_timeout_ms: int = 5000,
     connect_timeout_s: int = 5,
+    sealer: Sealer | None = None,
 ) -> Store:
     """Open the store at `url` and check it answers; raises StoreError if it cannot be reached.
 
@@ -106,7 +114,7 @@ def open_store(
     engine = create_store_engine(
         parsed, echo=echo, busy_timeout_ms=busy_timeout_ms, connect_timeout_s=connect_timeout_s
     )
-    store = Store(engine, parsed)
+    store = Store(engine, parsed, sealer=sealer)
     try:
         with store.connect() as conn:
             conn.execute(select(1))

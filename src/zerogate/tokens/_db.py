@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from zerogate.store import signing_keys
+from zerogate.store import Sealer, signing_keys
 from zerogate.tokens._keys import KeyInfo, KeyRecord
 from zerogate.tokens._schedule import Plan
 from zerogate.tokens._types import Algorithm
@@ -34,18 +34,28 @@ def lock(conn: Connection, purpose: str) -> None:
         conn.execute(select(func.pg_advisory_xact_lock(_lock_id(purpose))))
 
 
-def load(conn: Connection, purpose: str, *, private: bool) -> list[KeyRecord]:
-    """Every key of `purpose`; the private PEM only when asked (verifying nodes never read it)."""
+def load(
+    conn: Connection, purpose: str, *, private: bool, sealer: Sealer | None = None
+) -> list[KeyRecord]:
+    """Every key of `purpose`; the private PEM only when asked (verifying nodes never read it),
+    opened with `sealer` when it was sealed at rest."""
     columns = (*_PUBLIC_COLUMNS, signing_keys.c.private_key) if private else _PUBLIC_COLUMNS
     rows = conn.execute(
         select(*columns)
         .where(signing_keys.c.purpose == purpose)
         .order_by(signing_keys.c.activate_at, signing_keys.c.created_at, signing_keys.c.kid)
     ).all()
-    return [KeyRecord(_info(row), row.private_key if private else None) for row in rows]
+    opener = sealer or Sealer.passthrough()
+    return [
+        KeyRecord(
+            _info(row),
+            opener.unseal(row.private_key, context=_seal_context(row.kid)) if private else None,
+        )
+        for row in rows
+    ]
 
 
-def apply(conn: Connection, plan: Plan) -> None:
+def apply(conn: Connection, plan: Plan, *, sealer: Sealer | None = None) -> None:
     """Insert, re-time and delete as planned (inside the caller's locked transaction)."""
     if plan.dropped:
         conn.execute(delete(signing_keys).where(signing_keys.c.kid.in_(plan.dropped)))
@@ -64,7 +74,9 @@ def apply(conn: Connection, plan: Plan) -> None:
                 kid=info.kid,
                 purpose=info.purpose,
                 alg=info.alg.value,
-                private_key=record.private_pem,
+                private_key=(sealer or Sealer.passthrough()).seal(
+                    record.private_pem, context=_seal_context(info.kid)
+                ),
                 public_jwk=orjson.dumps(dict(info.public_jwk)).decode(),
                 created_at=info.created_at,
                 activate_at=info.activate_at,
@@ -88,6 +100,11 @@ def _info(row: Any) -> KeyInfo:
         retire_at=row.retire_at,
         expire_at=row.expire_at,
     )
+
+
+def _seal_context(kid: str) -> str:
+    """Where a private key lives: sealed under its kid, so it cannot be swapped for another."""
+    return f"signing_keys.private_key:{kid}"
 
 
 def _lock_id(purpose: str) -> int:

@@ -91,11 +91,15 @@ class StoreKeyRing(KeyRingBase):
             with self._store.begin() as conn:
                 _db.lock(conn, self.purpose)
                 plan = planner([r.info for r in _db.load(conn, self.purpose, private=False)])
-                _db.apply(conn, plan)
-                records = _db.load(conn, self.purpose, private=self._signer)
+                _db.apply(conn, plan, sealer=self._store.sealer)
+                records = _db.load(
+                    conn, self.purpose, private=self._signer, sealer=self._store.sealer
+                )
             self._install(records)  # only after the commit: never sign with an unsaved key
         return plan
 
     def _reload(self) -> None:
         with self._lock, self._store.connect() as conn:
-            self._install(_db.load(conn, self.purpose, private=self._signer))
+            self._install(
+                _db.load(conn, self.purpose, private=self._signer, sealer=self._store.sealer)
+            )
