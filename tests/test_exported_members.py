@@ -16,6 +16,7 @@ FACES = [
     "zerogate.control",
     "zerogate.errors",
     "zerogate.identity",
+    "zerogate.identity.federation",
     "zerogate.idp",
     "zerogate.policy",
     "zerogate.policy.testing",

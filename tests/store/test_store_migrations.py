@@ -31,8 +31,9 @@ TABLES = {
     "oauth_consents",
     "oauth_grants",
     "oauth_refresh_tokens",
+    "federated_identities",
 }
-HEAD = "006"
+HEAD = "007"
 
 
 def _tables(store: Store) -> set[str]:

@@ -1,24 +1,28 @@
 """Zerogate settings: defaults, then zerogate.toml, then ZEROGATE_* environment variables."""
 
 from zerogate.config._loader import ENV_PREFIX, load_settings
+from zerogate.config._secret import Secret
 from zerogate.config._settings import (
     EventSettings,
     IdentitySettings,
     PolicySettings,
-    Secret,
     ServerSettings,
     Settings,
     StoreSettings,
 )
+from zerogate.config._upstreams import UPSTREAM_NAME, GroupRuleSettings, UpstreamSettings
 
 __all__ = [
     "ENV_PREFIX",
+    "UPSTREAM_NAME",
     "EventSettings",
+    "GroupRuleSettings",
     "IdentitySettings",
     "PolicySettings",
     "Secret",
     "ServerSettings",
     "Settings",
     "StoreSettings",
+    "UpstreamSettings",
     "load_settings",
 ]

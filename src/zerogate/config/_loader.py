@@ -8,9 +8,12 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from zerogate.config._settings import Secret, Settings
+from zerogate.config._secret import Secret
+from zerogate.config._settings import Settings
+from zerogate.config._upstreams import UPSTREAM_NAME
 from zerogate.errors import ConfigError, ErrorDetail
 
 ENV_PREFIX = "ZEROGATE_"
@@ -53,6 +56,12 @@ def _mark(raw: Mapping[str, Any], prefix: str, source: str, origin: dict[str, st
         origin[dotted] = source
         if isinstance(value, Mapping):
             _mark(value, dotted + ".", source, origin)
+        elif isinstance(value, list):
+            # Arrays of tables (`[[upstreams.x.group_rules]]`): each entry is `key[i]`.
+            for index, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    origin[f"{dotted}[{index}]"] = source
+                    _mark(item, f"{dotted}[{index}].", source, origin)
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: str) -> None:
@@ -81,6 +90,7 @@ def _build(
             ErrorDetail("config_unknown_key", _where(dotted, origin), f"unknown setting {dotted!r}")
         )
     kwargs: dict[str, Any] = {}
+    failed: set[str] = set()
     for f in dataclasses.fields(cls):
         if f.name not in raw:
             continue
@@ -92,14 +102,101 @@ def _build(
                 errors.append(
                     ErrorDetail("config_type", _where(dotted, origin), "expected a table")
                 )
-                continue
-            kwargs[f.name] = _build(hint, value, dotted + ".", origin, errors)  # type: ignore[arg-type]
+            else:
+                kwargs[f.name] = _build(hint, value, dotted + ".", origin, errors)  # type: ignore[arg-type]
+        elif (named := _table_of(hint)) is not None:
+            built = _build_named(named, value, dotted, origin, errors)
+            if built is not None:
+                kwargs[f.name] = built
+        elif (item := _array_of(hint)) is not None:
+            built_list = _build_array(item, value, dotted, origin, errors)
+            if built_list is not None:
+                kwargs[f.name] = built_list
+        else:
+            try:
+                kwargs[f.name] = _coerce(hint, value)
+            except (TypeError, ValueError) as exc:
+                errors.append(ErrorDetail("config_type", _where(dotted, origin), str(exc)))
+                failed.add(f.name)
+    built_cls = cls(**kwargs)
+    _check(built_cls, prefix, origin, errors, skip=failed)
+    return built_cls
+
+
+def _check(
+    obj: Any, prefix: str, origin: Mapping[str, str], errors: list[ErrorDetail], *, skip: set[str]
+) -> None:
+    """Run a settings class's own `problems()` (values that parse but make no sense)."""
+    problems = getattr(obj, "problems", None)
+    if problems is None:
+        return
+    for key, msg in problems():
+        if key in skip:
+            continue  # already reported as a type error
+        errors.append(ErrorDetail("config_invalid", _where(prefix + key, origin), msg))
+
+
+def _table_of(hint: Any) -> type[Any] | None:
+    """`Mapping[str, SomeSettings]` -> SomeSettings: a table of name-keyed tables."""
+    if typing.get_origin(hint) is Mapping:
+        _, value = typing.get_args(hint)
+        if dataclasses.is_dataclass(value):
+            return value  # type: ignore[return-value]
+    return None
+
+
+def _array_of(hint: Any) -> type[Any] | None:
+    """`tuple[SomeRule, ...]` -> SomeRule: an array of tables."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is not tuple or len(args) != 2 or args[1] is not Ellipsis:
+        return None
+    item: type[Any] = args[0]
+    return item if dataclasses.is_dataclass(item) else None
+
+
+def _build_named(
+    cls: type[Any],
+    value: Any,
+    dotted: str,
+    origin: Mapping[str, str],
+    errors: list[ErrorDetail],
+) -> Mapping[str, Any] | None:
+    if not isinstance(value, Mapping):
+        errors.append(ErrorDetail("config_type", _where(dotted, origin), "expected a table"))
+        return None
+    built: dict[str, Any] = {}
+    for name in sorted(value):
+        where = _where(f"{dotted}.{name}", origin)
+        if not UPSTREAM_NAME.fullmatch(name) or "__" in name:
+            msg = "names are 1-32 lowercase letters, digits, '-' or '_', starting with a letter"
+            errors.append(ErrorDetail("config_invalid", where, msg))
             continue
-        try:
-            kwargs[f.name] = _coerce(hint, value)
-        except (TypeError, ValueError) as exc:
-            errors.append(ErrorDetail("config_type", _where(dotted, origin), str(exc)))
-    return cls(**kwargs)
+        if not isinstance(value[name], Mapping):
+            errors.append(ErrorDetail("config_type", where, "expected a table"))
+            continue
+        built[name] = _build(cls, value[name], f"{dotted}.{name}.", origin, errors)
+    return MappingProxyType(built)
+
+
+def _build_array(
+    cls: type[Any],
+    value: Any,
+    dotted: str,
+    origin: Mapping[str, str],
+    errors: list[ErrorDetail],
+) -> tuple[Any, ...] | None:
+    if not isinstance(value, list):
+        msg = "expected an array of tables (set it in the configuration file)"
+        errors.append(ErrorDetail("config_type", _where(dotted, origin), msg))
+        return None
+    items = []
+    for index, item in enumerate(value):
+        here = f"{dotted}[{index}]"
+        if not isinstance(item, Mapping):
+            errors.append(ErrorDetail("config_type", _where(here, origin), "expected a table"))
+            continue
+        items.append(_build(cls, item, here + ".", origin, errors))
+    return tuple(items)
 
 
 def _coerce(hint: Any, value: Any) -> Any:
@@ -139,9 +236,21 @@ def _coerce(hint: Any, value: Any) -> Any:
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {value!r}")
         return value
+    if typing.get_origin(hint) is tuple and typing.get_args(hint) == (str, Ellipsis):
+        if isinstance(value, str):
+            # From the environment: a comma-separated list.
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"expected an array of strings, got {value!r}")
+        return tuple(value)
     raise TypeError(f"unsupported setting type {hint!r}")
 
 
 def _where(dotted: str, origin: Mapping[str, str]) -> str:
     source = origin.get(dotted)
+    if source is None:
+        # A missing key: name the file whose table should have held it.
+        table = origin.get(dotted.rpartition(".")[0])
+        if table is not None and not table.startswith("env:"):
+            source = table
     return f"{source}:{dotted}" if source and not source.startswith("env:") else (source or dotted)

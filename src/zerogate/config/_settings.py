@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
-
-class Secret(str):
-    """A string that never shows itself in repr or logs (a DSN with a password, a key)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "Secret('**********')" if self else "Secret('')"
+from zerogate.config._secret import Secret
+from zerogate.config._upstreams import Problem, UpstreamSettings, domain_owners
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +62,14 @@ class Settings:
     policy: PolicySettings = field(default_factory=PolicySettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    # Upstream OpenID providers by name (docs/federation.md); none by default.
+    upstreams: Mapping[str, UpstreamSettings] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def store_url(self) -> str:
         """The effective store URL: the configured one, or SQLite inside `data_dir`."""
         return str(self.store.url) or f"sqlite:///{self.data_dir / 'zerogate.db'}"
+
+    def problems(self) -> list[Problem]:
+        """Checks across sections (the loader reports them with the other errors)."""
+        return [(f"upstreams.{key}", msg) for key, msg in domain_owners(dict(self.upstreams))]

@@ -8,6 +8,7 @@ from zerogate.store._engine import DialectName
 from zerogate.store._schema import (
     UTCDateTime,
     events,
+    federated_identities,
     group_members,
     groups,
     metadata,
@@ -35,6 +36,7 @@ __all__ = [
     "Store",
     "UTCDateTime",
     "events",
+    "federated_identities",
     "group_members",
     "groups",
     "metadata",

@@ -334,9 +334,24 @@ oauth_consents = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# Links between a local user and an account at an upstream OpenID provider (federation). An
+# upstream account is named by (upstream, subject): never by email (OIDC-22), since an email
+# address can be reassigned or unverified while `sub` is stable and unique per issuer.
+federated_identities = Table(
+    "federated_identities",
+    metadata,
+    Column("upstream", String(32), primary_key=True),  # the configured upstream name
+    Column("subject", String(255), primary_key=True),  # the upstream's `sub` (at most 255)
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime, nullable=False),
+    Index("ix_federated_identities_user_id", "user_id"),
+)
+
 __all__ = [
     "UTCDateTime",
     "events",
+    "federated_identities",
     "group_members",
     "groups",
     "metadata",

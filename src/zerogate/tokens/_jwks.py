@@ -27,6 +27,10 @@ from zerogate.tokens._types import Algorithm
 
 _MAX_KEYS = 100
 _RSA_MIN_N_CHARS = 342  # base64url length of a 2048-bit modulus (256 bytes)
+# RFC 7517 §4.3 and §4.7 define these two members as arrays of strings; every other member we
+# read is a string. `x5c` is never used: keys come from the JWK's own members only (JWT-A7).
+_ARRAY_MEMBERS = frozenset({"key_ops", "x5c"})
+_IGNORED_MEMBERS = frozenset({"kid", "alg", "use", "key_ops", "x5c"})
 
 
 class JWKSKeys:
@@ -72,7 +76,9 @@ class JWKSKeys:
 
 
 def _read_key(entry: Any, index: int, algorithms: frozenset[Algorithm]) -> VerificationKey | None:
-    if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+    if not isinstance(entry, dict) or not all(
+        _member_ok(name, value) for name, value in entry.items()
+    ):
         raise _invalid(f"keys[{index}] is not an object of string members")
     if PRIVATE_MEMBERS.intersection(entry):
         # DISC-03: a JWKS that leaks private members is refused outright.
@@ -80,12 +86,12 @@ def _read_key(entry: Any, index: int, algorithms: frozenset[Algorithm]) -> Verif
     kid = entry.get("kid")
     if not kid or len(kid) > KID_MAX or not KID_CHARS.issuperset(kid):
         raise _invalid(f"keys[{index}] has no usable kid")
-    if entry.get("use", "sig") != "sig":
+    if entry.get("use", "sig") != "sig" or "verify" not in entry.get("key_ops", ["verify"]):
         return None
     alg = _algorithm(entry)
     if alg is None or alg not in algorithms:
         return None  # RFC 7517 §5: ignore keys we cannot use
-    public = {k: v for k, v in entry.items() if k not in ("kid", "alg", "use", "key_ops")}
+    public = {k: v for k, v in entry.items() if k not in _IGNORED_MEMBERS}
     if alg is Algorithm.RS256 and len(public.get("n", "")) < _RSA_MIN_N_CHARS:
         # Refused before joserfc parses it (it would only warn): RFC 7518 §3.3, 2048 bits.
         raise _invalid(f"keys[{index}] is not a valid RS256 public key (under 2048 bits)")
@@ -97,7 +103,13 @@ def _read_key(entry: Any, index: int, algorithms: frozenset[Algorithm]) -> Verif
     return VerificationKey(kid, alg, key, MODELS[alg], signature_bytes(key))
 
 
-def _algorithm(entry: Mapping[str, str]) -> Algorithm | None:
+def _member_ok(name: str, value: Any) -> bool:
+    if name in _ARRAY_MEMBERS:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, str)
+
+
+def _algorithm(entry: Mapping[str, Any]) -> Algorithm | None:
     alg = entry.get("alg")
     if alg is not None:
         return Algorithm(alg) if alg in Algorithm.__members__ else None

@@ -3,6 +3,12 @@
 Order of checks: size, compact structure, strict header JSON, header allowlist, `typ`, our key by
 `kid`, the key's one algorithm, then the signature (joserfc), then the payload and its claims.
 Only keys from our own key set are ever used; nothing in a header can add one (JWT-A5..A8).
+
+`external=True` is for ID tokens from another OpenID provider (an upstream in federation), whose
+headers Zerogate does not control: OpenID Connect Core defines no `typ` for ID tokens, so it may
+be absent, and the certificate thumbprints `x5t` / `x5t#S256` that some providers add (Entra ID)
+are tolerated and ignored. Nothing else is relaxed: the key still comes from `keys` by `kid` only,
+with that key's one algorithm, and every claim check applies.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ DEFAULT_LEEWAY = timedelta(seconds=30)
 MAX_LEEWAY = timedelta(seconds=60)
 _MAX_HEADER_CHARS = 1024
 _HEADER_ALLOWED = frozenset({"alg", "kid", "typ"})
+# Informational members of external ID tokens: never used to find or build a key (JWT-A7).
+_EXTERNAL_HEADER_ALLOWED = _HEADER_ALLOWED | {"x5t", "x5t#S256"}
 _ALGORITHMS = frozenset(a.value for a in Algorithm)
 
 
@@ -70,20 +78,25 @@ def verify(
     now: datetime,
     leeway: timedelta = DEFAULT_LEEWAY,
     trusted_audiences: Collection[str] = (),
+    external: bool = False,
 ) -> VerifiedToken:
     """Verify a compact JWS JWT; raises a `TokenError` whose `code` names the failed check.
 
     `leeway` is the clock skew allowed on exp/nbf/iat (at most `MAX_LEEWAY`). `trusted_audiences`
     lists other audiences that may appear in `aud` beside `expected_audience` (JWT-A13).
+    `external=True` verifies an upstream provider's ID token (only with `TokenType.ID`, and
+    `keys` from that provider's JWKS): `typ` may be absent, `x5t` headers are ignored.
     """
     if now.tzinfo is None:
         raise ValueError("naive datetime: pass a timezone-aware time (Clock.now())")
     if not timedelta(0) <= leeway <= MAX_LEEWAY:
         raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY.seconds} s")
+    if external and expected_type is not TokenType.ID:
+        raise ValueError("external=True is only for ID tokens from another OpenID provider")
     profile = PROFILES[expected_type]
     header_seg, payload_seg, signature_seg = _split(token)
     header = _decode(header_seg, "header")
-    key = _check_header(header, keys, profile.typ_values)
+    key = _check_header(header, keys, profile.typ_values, external=external)
     now_s = int(now.timestamp())
     if key.expire_s is not None and now_s >= key.expire_s:
         raise TokenKeyUnknown("the key has left our key set")
@@ -141,9 +154,9 @@ def _decode(segment: str, what: str) -> dict[str, Any]:
 
 
 def _check_header(
-    header: dict[str, Any], keys: VerificationKeys, typ_values: frozenset[str]
+    header: dict[str, Any], keys: VerificationKeys, typ_values: frozenset[str], *, external: bool
 ) -> VerificationKey:
-    extra = header.keys() - _HEADER_ALLOWED
+    extra = header.keys() - (_EXTERNAL_HEADER_ALLOWED if external else _HEADER_ALLOWED)
     if extra:
         # Allowlist: jku/x5u (JWT-A6), jwk (A5), x5c (A7), crit (A16), zip/enc/p2c (A19), ...
         names = sorted(repr(name[:40]) for name in extra)[:5]
@@ -153,7 +166,9 @@ def _check_header(
         # none/None/NONE (JWT-A1), HS256 (A2, A4), PS256/EdDSA (A11): not on the allowlist.
         raise TokenHeaderForbidden("alg is not an allowed algorithm")
     typ = header.get("typ")
-    if not isinstance(typ, str) or typ not in typ_values:
+    if external and "typ" not in header:
+        pass  # OIDC Core: an ID token need not say its type; its claims still must fit (JWT-A15)
+    elif not isinstance(typ, str) or typ not in typ_values:
         raise TokenTypeMismatch("typ is not the expected token type")  # JWT-A15, JAT-02
     kid = header.get("kid")
     if not isinstance(kid, str) or not 0 < len(kid) <= KID_MAX or not KID_CHARS.issuperset(kid):
