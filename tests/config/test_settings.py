@@ -58,3 +58,26 @@ def test_settings_hide_secrets_in_repr() -> None:
     assert "hunter2" not in repr(settings)
     assert isinstance(settings.store.url, Secret)
     assert settings.store_url.endswith("@h/db")
+
+
+def test_oidc_lifetimes_are_checked_and_located(tmp_path: Path) -> None:
+    path = tmp_path / "zerogate.toml"
+    path.write_text("[oidc]\naccess_token_lifetime_s = 3600\nrefresh_jitter = 1.5\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, environ={"ZEROGATE_OIDC__CODE_LIFETIME_S": "0"})
+    assert {d.loc for d in raised.value.details} == {
+        "env:ZEROGATE_OIDC__CODE_LIFETIME_S",
+        f"{path}:oidc.access_token_lifetime_s",
+        f"{path}:oidc.refresh_jitter",
+    }
+
+
+def test_oidc_defaults_are_short_lived() -> None:
+    oidc = load_settings(None, environ={}).oidc
+    assert oidc.access_token_lifetime_s == 300
+    assert oidc.refresh_token_lifetime_s <= oidc.grant_lifetime_s
+
+
+def test_store_secret_key_is_hidden() -> None:
+    settings = load_settings(None, environ={"ZEROGATE_STORE__SECRET_KEY": "k1:" + "A" * 43})
+    assert "AAAA" not in repr(settings)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from zerogate.app._secrets import sealer_for
 from zerogate.authzen import create_app
 from zerogate.clock import Clock
 from zerogate.config import Settings
@@ -49,7 +50,7 @@ async def pdp_service(
     )
     if settings.store_url.startswith("sqlite:///"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.store_url)
+    store = open_store(settings.store_url, sealer=sealer_for(settings))
     bus: EventBus | None = None
     sync: PolicySync | None = None
     try:

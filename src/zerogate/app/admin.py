@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import Connection
 
+from zerogate.app._secrets import sealer_for
 from zerogate.clock import SystemClock
 from zerogate.config import Settings
 from zerogate.control import TOPIC_ENTITY_CHANGED, PolicyAdmin, open_bus
@@ -161,7 +162,7 @@ async def client_admin(settings: Settings) -> AsyncIterator[ClientRegistry]:
 def _open_migrated(settings: Settings) -> Store:
     if settings.store_url.startswith("sqlite:///"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.store_url)
+    store = open_store(settings.store_url, sealer=sealer_for(settings))
     try:
         store.migrate()
     except BaseException:

@@ -5,6 +5,7 @@ from zerogate.config._secret import Secret
 from zerogate.config._settings import (
     EventSettings,
     IdentitySettings,
+    OIDCSettings,
     PolicySettings,
     ServerSettings,
     Settings,
@@ -18,6 +19,7 @@ __all__ = [
     "EventSettings",
     "GroupRuleSettings",
     "IdentitySettings",
+    "OIDCSettings",
     "PolicySettings",
     "Secret",
     "ServerSettings",

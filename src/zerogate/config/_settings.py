@@ -16,6 +16,9 @@ class StoreSettings:
     # SQLite (WAL) in the data dir by default; `postgresql+psycopg://...` for multi-node.
     url: Secret = Secret("")  # noqa: RUF009 - an immutable str, safe to share
     echo: bool = False
+    # Master key(s) sealing secrets at rest, `kid:base64url-32-bytes[,older...]`; the first seals.
+    # Empty: a key file in `data_dir` (one machine). Every node sharing a PostgreSQL needs the same.
+    secret_key: Secret = Secret("")  # noqa: RUF009 - an immutable str, safe to share
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,32 @@ class IdentitySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OIDCSettings:
+    """Token lifetimes of the OpenID Connect provider (docs/oidc.md)."""
+
+    access_token_lifetime_s: int = 300  # at most 600 (issue: access tokens are short)
+    id_token_lifetime_s: int = 300
+    code_lifetime_s: int = 60
+    refresh_token_lifetime_s: int = 86_400  # unused for this long, a refresh token expires
+    grant_lifetime_s: int = 7 * 86_400  # no refresh family outlives this (or its login session)
+    refresh_jitter: float = 0.2
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if not 0 < self.access_token_lifetime_s <= 600:
+            found.append(("access_token_lifetime_s", "between 1 and 600 seconds"))
+        if not 0 < self.id_token_lifetime_s <= 3600:
+            found.append(("id_token_lifetime_s", "between 1 and 3600 seconds"))
+        if not 0 < self.code_lifetime_s <= 600:
+            found.append(("code_lifetime_s", "between 1 and 600 seconds (RFC 6749 §4.1.2)"))
+        if not 0 < self.refresh_token_lifetime_s <= self.grant_lifetime_s:
+            found.append(("refresh_token_lifetime_s", "positive and at most grant_lifetime_s"))
+        if not 0 <= self.refresh_jitter < 1:
+            found.append(("refresh_jitter", "a fraction in [0, 1)"))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8181
@@ -62,6 +91,7 @@ class Settings:
     policy: PolicySettings = field(default_factory=PolicySettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    oidc: OIDCSettings = field(default_factory=OIDCSettings)
     # Upstream OpenID providers by name (docs/federation.md); none by default.
     upstreams: Mapping[str, UpstreamSettings] = field(default_factory=lambda: MappingProxyType({}))
 

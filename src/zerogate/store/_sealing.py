@@ -16,7 +16,9 @@ import re
 from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from zerogate.errors import ConfigError, StoreError
 
@@ -29,7 +31,7 @@ _KEY_ID = re.compile(r"[a-z0-9-]{1,16}")
 class Sealer:
     """Seals with the current master key; opens values sealed under any key it knows."""
 
-    __slots__ = ("_current", "_keys")
+    __slots__ = ("_current", "_keys", "_raw")
 
     def __init__(self, keys: Mapping[str, bytes], *, current: str | None) -> None:
         for kid, key in keys.items():
@@ -47,6 +49,7 @@ class Sealer:
                 "the current master key is not among the keys", code="store_secret_key_invalid"
             )
         self._keys = {kid: AESGCM(key) for kid, key in keys.items()}
+        self._raw = dict(keys)
         self._current = current
 
     @classmethod
@@ -57,6 +60,14 @@ class Sealer:
     @property
     def sealing(self) -> bool:
         return self._current is not None
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for `purpose` derived from the current master key (HKDF-SHA256), so one
+        configured secret also keys, say, the sign-in pages' form signatures on every node."""
+        if self._current is None:
+            raise ConfigError("no master key configured", code="store_secret_key_missing")
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode())
+        return hkdf.derive(self._raw[self._current])
 
     def seal(self, plaintext: str, *, context: str) -> str:
         if self._current is None:
