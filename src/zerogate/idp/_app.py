@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from zerogate.clock import Clock
 from zerogate.errors import ZerogateError
-from zerogate.identity import TOTP, Directory, RecoveryCodes, Sessions
+from zerogate.identity import TOTP, Directory, Passkeys, RecoveryCodes, Sessions
 from zerogate.identity.oidc import OIDCProvider
 from zerogate.idp._account import AccountPages
 from zerogate.idp._config import LoginConfig, check_secret, public_origin
@@ -28,6 +28,13 @@ from zerogate.idp._mfa import MFAPage
 from zerogate.idp._oidc_pages import CONSENT_PATH, OIDCPages
 from zerogate.idp._oidc_routes import OIDCRoutes
 from zerogate.idp._pages import STATIC_FILES, Pages
+from zerogate.idp._passkey_settings import (
+    REGISTER_OPTIONS_PATH,
+    REGISTER_PATH,
+    REMOVE_PATH,
+    PasskeySettings,
+)
+from zerogate.idp._passkeys import WebPasskeys
 from zerogate.idp._pending import PendingLogins
 from zerogate.idp._signing import derive_key
 from zerogate.idp._site import Site
@@ -54,6 +61,7 @@ def create_app(
     secret: bytes,
     config: LoginConfig | None = None,
     oidc: OIDCProvider | None = None,
+    passkeys: Passkeys | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The sign-in pages at `public_url` (an origin: https, or http on localhost).
@@ -63,6 +71,9 @@ def create_app(
     served after the UI's own paths, which they cannot shadow; they get the same security
     headers and size limits but none of the form handling. With `oidc`, the OpenID Connect
     endpoints are served too (issuer = `public_url`), with their consent and logout pages.
+    With `passkeys` (RP ID = the host of `public_url`, expected origin = `public_url`), the pages
+    offer passkey sign-in, passkeys as a second factor, and passkey registration and removal
+    on the account page.
     """
     conf = config or LoginConfig()
     origin = public_origin(public_url)
@@ -77,6 +88,15 @@ def create_app(
         oidc_routes = OIDCRoutes(
             oidc, sessions, clock=clock, public_url=origin, error_page=error_page
         )
+    web_passkeys = None
+    if passkeys is not None:
+        web_passkeys = WebPasskeys(
+            passkeys,
+            directory,
+            ticket_key=derive_key(key, "passkey-ceremony"),
+            admin_group=conf.admin_group,
+            origin=origin,
+        )
     site = Site(
         directory=directory,
         sessions=sessions,
@@ -88,6 +108,7 @@ def create_app(
         csrf=CSRF(derive_key(key, "csrf"), origin=origin),
         pending=PendingLogins(derive_key(key, "pending-login"), ttl_s=conf.pending_ttl_s),
         signed_out=None if oidc_routes is None else oidc_routes.signed_out,
+        passkeys=web_passkeys,
     )
     login, mfa = LoginPage(site), MFAPage(site)
     account, enrol = AccountPages(site), TOTPEnrolPage(site)
@@ -112,6 +133,15 @@ def create_app(
         ),
         Route("/static/{name}", static, methods=["GET"]),
     ]
+    if passkeys is not None:
+        settings = PasskeySettings(site, account)
+        routes += [
+            Route("/login/passkey/options", login.passkey_options, methods=["POST"]),
+            Route("/login/passkey", login.passkey_submit, methods=["POST"]),
+            Route(REGISTER_OPTIONS_PATH, settings.register_options, methods=["POST"]),
+            Route(REGISTER_PATH, settings.register, methods=["POST"]),
+            Route(REMOVE_PATH, settings.remove, methods=["POST"]),
+        ]
     if oidc_routes is not None:
         oidc_pages = OIDCPages(site)
         oidc_pages.routes = oidc_routes

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from zerogate.errors import ConfigError, ErrorDetail
+from zerogate.errors import ConfigError, ErrorDetail, InvalidInput
+from zerogate.identity import normalise_group_name
 
 MIN_SECRET_BYTES = 32
 _LOOPBACK_NAMES = frozenset({"localhost"})
@@ -21,6 +22,8 @@ class LoginConfig:
       (ASVS 5.0 7.5.1: re-authenticate before changing authentication settings).
     - `max_body_bytes` / `max_cookie_bytes`: larger requests are refused with 413 / 431.
     - `issuer`: the name authenticator apps show next to the account.
+    - `admin_group`: members of this group must pass user verification (a PIN or biometric on
+      the authenticator) whenever they register or use a passkey (docs/login.md, passkeys).
     """
 
     pending_ttl_s: int = 300
@@ -28,6 +31,7 @@ class LoginConfig:
     max_body_bytes: int = 16 * 1024
     max_cookie_bytes: int = 8 * 1024
     issuer: str = "Zerogate"
+    admin_group: str = "admins"
 
     def __post_init__(self) -> None:
         problems = [
@@ -38,6 +42,11 @@ class LoginConfig:
         if not self.issuer.strip() or ":" in self.issuer or len(self.issuer) > 64:
             msg = "1 to 64 characters, no colon (it separates issuer and account)"
             problems.append(ErrorDetail("config_invalid", "issuer", msg))
+        try:
+            # Stored lowercase like every group name, so membership compares exactly.
+            object.__setattr__(self, "admin_group", normalise_group_name(str(self.admin_group)))
+        except InvalidInput as exc:
+            problems.append(ErrorDetail("config_invalid", "admin_group", exc.message))
         if problems:
             raise ConfigError("invalid login settings", details=problems)
 

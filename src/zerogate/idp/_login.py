@@ -5,14 +5,22 @@ so the page never says which accounts exist (ASVS 5.0 6.3.8); throttling and loc
 `Directory`. A user with a second factor goes on to `/login/mfa` carrying a signed pending-login
 cookie; everyone else gets a session at once. `prompt=login` shows the form even to a signed-in
 user (OpenID Connect `prompt=login` / `max_age`); the new session then replaces the old one.
+
+With passkeys, the page also offers a username-less sign-in: its script POSTs
+`/login/passkey/options` to begin a ceremony that names no user, then posts the assertion to
+`/login/passkey`. That ceremony always requires user verification: the passkey replaces the
+password *and* the second factor, so the authenticator must check the person (PIN or biometric),
+which makes it a multi-factor authenticator by itself (NIST SP 800-63B §5.1.9). The session gets
+the passkey's amr and `mfa_at` = now.
 """
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from zerogate.identity import AuthenticationFailed
+from zerogate.identity import AuthenticationFailed, PasskeyInvalid
 from zerogate.idp._csrf import (
     browser_anchor,
     browser_anchor_of,
@@ -21,15 +29,17 @@ from zerogate.idp._csrf import (
     new_browser_value,
 )
 from zerogate.idp._pages import see_other
+from zerogate.idp._passkeys import WebPasskeys
 from zerogate.idp._redirects import mfa_path, safe_next
 from zerogate.idp._site import Site, client_ip, read_form
 
 PURPOSE = "login"
+PASSKEY_PURPOSE = "passkey-login"
 _NOTICES = {"signed_out": "You have signed out."}
 
 
 class LoginPage:
-    """GET shows the password form; POST checks it."""
+    """GET shows the password form; POST checks it. Passkey sign-in has its own two POSTs."""
 
     def __init__(self, site: Site) -> None:
         self._site = site
@@ -71,6 +81,60 @@ class LoginPage:
             request, user, amr=verified.amr, mfa_at=None, next_path=next_path
         )
 
+    async def passkey_options(self, request: Request) -> Response:
+        """Begin a username-less passkey sign-in for this browser (JSON for the page's script)."""
+        site, passkeys = self._site, self._passkeys()
+        form = await read_form(request)
+        anchor = self._passkey_anchor(request, form)
+        begun = await passkeys.begin_sign_in(
+            None, require_uv=True, purpose=PASSKEY_PURPOSE, anchor=anchor, now=site.now()
+        )
+        return begun.response()
+
+    async def passkey_submit(self, request: Request) -> Response:
+        """Finish a username-less passkey sign-in: the passkey says who, the store says whether."""
+        site, passkeys = self._site, self._passkeys()
+        form = await read_form(request)
+        anchor = self._passkey_anchor(request, form)
+        next_path = safe_next(form.get("next"))
+        now = site.now()
+        try:
+            verified = await passkeys.finish_sign_in(
+                form,
+                purpose=PASSKEY_PURPOSE,
+                anchor=anchor,
+                expected_user=None,
+                require_uv=True,
+                now=now,
+            )
+        except PasskeyInvalid as exc:  # the reason is in the log; the page says one thing
+            return self._form(
+                request,
+                next_path=next_path,
+                forced=False,
+                error=exc.message,
+                status=exc.status,
+                passkey_error=True,
+            )
+        return await site.start_session(
+            request,
+            verified.user,
+            amr=verified.amr,
+            mfa_at=now if verified.user_verified else None,
+            next_path=next_path,
+        )
+
+    def _passkey_anchor(self, request: Request, form: dict[str, str]) -> str:
+        """The browser's CSRF anchor, after checking the form's token against it."""
+        anchor = browser_anchor(request)
+        self._site.csrf.check(request, form, purpose=PASSKEY_PURPOSE, anchor=anchor)
+        return anchor or ""  # never empty here: check() refuses a browser without one
+
+    def _passkeys(self) -> WebPasskeys:
+        if self._site.passkeys is None:  # the routes exist only with passkeys
+            raise HTTPException(404)
+        return self._site.passkeys
+
     def _form(
         self,
         request: Request,
@@ -81,23 +145,32 @@ class LoginPage:
         error: str | None = None,
         notice: str | None = None,
         status: int = 200,
+        passkey_error: bool = False,
     ) -> Response:
+        site = self._site
         value = browser_value(request)
         cookies: tuple[str, ...] = ()
         if value is None:
             value = new_browser_value()
             cookies = (browser_cookie(value),)
-        return self._site.pages.render(
+        anchor = browser_anchor_of(value)
+        passkey_csrf = None  # no passkey form unless the pages offer passkeys
+        if site.passkeys is not None:
+            passkey_csrf = site.csrf.token(PASSKEY_PURPOSE, anchor)
+        response = site.pages.render(
             "login.html",
             status=status,
             cookies=cookies,
-            csrf=self._site.csrf.token(PURPOSE, browser_anchor_of(value)),
+            csrf=site.csrf.token(PURPOSE, anchor),
             next=next_path,
             forced=forced,
             username=username[:320],
             error=error,
+            passkey_error=passkey_error,
             notice=notice,
+            passkey_csrf=passkey_csrf,
         )
+        return response if site.passkeys is None else site.passkeys.allow_script(response)
 
 
-__all__ = ["PURPOSE", "LoginPage"]
+__all__ = ["PASSKEY_PURPOSE", "PURPOSE", "LoginPage"]

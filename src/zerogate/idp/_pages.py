@@ -17,7 +17,11 @@ from starlette.responses import HTMLResponse, Response
 
 from zerogate.idp._headers import SECURITY_HEADERS
 
-STATIC_FILES = {"zerogate.css": "text/css", "favicon.svg": "image/svg+xml"}
+STATIC_FILES = {
+    "zerogate.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+    "passkey.js": "text/javascript",  # loaded only by pages that offer passkeys
+}
 _TEMPLATES = resources.files("zerogate.idp") / "templates"
 _STATIC = resources.files("zerogate.idp") / "static"
 

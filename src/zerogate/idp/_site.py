@@ -7,7 +7,7 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -30,7 +30,9 @@ from zerogate.identity import (
 from zerogate.idp._config import LoginConfig
 from zerogate.idp._csrf import CSRF
 from zerogate.idp._pages import Pages, see_other
+from zerogate.idp._passkeys import WebPasskeys
 from zerogate.idp._pending import PENDING_COOKIE_NAME, PendingLogins
+from zerogate.idp._redirects import login_path, mfa_path
 
 log = logging.getLogger("zerogate.idp")
 # Peers without an IP address (a unix socket, a test transport) share one throttle bucket.
@@ -44,6 +46,18 @@ class SignedIn:
 
     token: str = field(repr=False)
     session: ActiveSession
+
+
+@dataclass(frozen=True, slots=True)
+class Factors:
+    """The second factors a user can use here: confirmed TOTP apps and passkeys."""
+
+    totp: bool
+    passkeys: bool
+
+    @property
+    def any(self) -> bool:
+        return self.totp or self.passkeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +75,8 @@ class Site:
     pending: PendingLogins
     # Told the ids of sessions that signed out (the OpenID provider's back-channel logout).
     signed_out: Callable[[list[str]], Awaitable[None]] | None = None
+    # Passkeys, when the app was given them (`create_app(passkeys=...)`).
+    passkeys: WebPasskeys | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -80,9 +96,32 @@ class Site:
             return None
         return SignedIn(token, active)
 
+    async def factors(self, user: User) -> Factors:
+        totp = any(c.confirmed for c in await self.totp.list(user))
+        passkeys = self.passkeys is not None and bool(await self.passkeys.list_for(user))
+        return Factors(totp=totp, passkeys=passkeys)
+
     async def has_second_factor(self, user: User) -> bool:
-        """True if the user must (and can) pass a second factor: a confirmed TOTP credential."""
-        return any(c.confirmed for c in await self.totp.list(user))
+        """True if the user must (and can) pass a second factor after the password: a confirmed
+        TOTP credential, or a passkey when the pages offer passkeys."""
+        return (await self.factors(user)).any
+
+    async def reauthentication_path(self, signed: SignedIn, user: User, back: str) -> str | None:
+        """Where to go before changing sign-in settings, or None if the sign-in is recent enough.
+
+        ASVS 5.0 7.5.1: within `recent_auth_s` of the sign-in, or, once the user has a second
+        factor, of the last second factor; otherwise sign in again (or step up) and come `back`.
+        (The TOTP enrolment page applies the same rule.)
+        """
+        now = self.now()
+        window = timedelta(seconds=self.config.recent_auth_s)
+        if await self.has_second_factor(user):
+            mfa_at = signed.session.mfa_at
+            if mfa_at is None or now - mfa_at > window:
+                return mfa_path(back)
+        elif now - signed.session.auth_time > window:
+            return login_path(back, prompt_login=True)
+        return None
 
     async def start_session(
         self,
@@ -160,4 +199,4 @@ def client_ip(request: Request) -> str:
         return _UNKNOWN_PEER
 
 
-__all__ = ["SignedIn", "Site", "client_ip", "read_form"]
+__all__ = ["Factors", "SignedIn", "Site", "client_ip", "read_form"]
