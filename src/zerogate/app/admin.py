@@ -31,7 +31,7 @@ from zerogate.store import Store, open_store
 @contextlib.asynccontextmanager
 async def policy_admin(settings: Settings) -> AsyncIterator[PolicyAdmin]:
     """A PolicyAdmin on the configured store (migrated first), for one command's lifetime."""
-    store = _open_migrated(settings)
+    store = open_migrated(settings)
     try:
         bus = open_bus(store, poll_interval_s=settings.events.poll_interval_s)
         try:
@@ -45,7 +45,7 @@ async def policy_admin(settings: Settings) -> AsyncIterator[PolicyAdmin]:
 @contextlib.asynccontextmanager
 async def identity_admin(settings: Settings) -> AsyncIterator[Directory]:
     """A Directory on the configured store (migrated first) whose changes become events."""
-    store = _open_migrated(settings)
+    store = open_migrated(settings)
     try:
         yield directory(store, settings)
     finally:
@@ -59,7 +59,7 @@ async def mfa_admin(settings: Settings) -> AsyncIterator[tuple[TOTP, RecoveryCod
     The CLI only lists and removes passkeys, which needs no relying party: the one given here is
     a placeholder, and ceremonies run in the IdP with its own.
     """
-    store = _open_migrated(settings)
+    store = open_migrated(settings)
     try:
         yield (
             TOTP(store, on_change=record_identity_change),
@@ -79,7 +79,7 @@ async def mfa_admin(settings: Settings) -> AsyncIterator[tuple[TOTP, RecoveryCod
 @contextlib.asynccontextmanager
 async def session_admin(settings: Settings) -> AsyncIterator[Sessions]:
     """Sessions on the configured store (migrated first) whose revocations become events."""
-    store = _open_migrated(settings)
+    store = open_migrated(settings)
     try:
         yield Sessions(store, on_change=record_session_change)
     finally:
@@ -152,14 +152,15 @@ def record_session_change(conn: Connection, change: SessionsRevoked) -> None:
 @contextlib.asynccontextmanager
 async def client_admin(settings: Settings) -> AsyncIterator[ClientRegistry]:
     """The OpenID Connect client registry on the configured store (migrated first)."""
-    store = _open_migrated(settings)
+    store = open_migrated(settings)
     try:
         yield ClientRegistry(store)
     finally:
         store.close()
 
 
-def _open_migrated(settings: Settings) -> Store:
+def open_migrated(settings: Settings) -> Store:
+    """The configured store, sealing with the configured master key, migrated to the head."""
     if settings.store_url.startswith("sqlite:///"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store_url, sealer=sealer_for(settings))

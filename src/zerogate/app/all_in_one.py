@@ -7,31 +7,21 @@ paths go to the PDP app, every other path to the login UI.
 from __future__ import annotations
 
 import asyncio
-import logging
-import secrets
+import contextlib
 import socket
 import sys
-from ipaddress import ip_address
 from typing import TextIO
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from zerogate.app._keys import maintained
+from zerogate.app._idp_service import idp_service
 from zerogate.app._pdp_service import DEFAULT_EXAMPLES, PDPService, pdp_service
 from zerogate.app._serve import serve
-from zerogate.app.admin import directory, record_identity_change, record_session_change
-from zerogate.clock import Clock, SystemClock
+from zerogate.clock import SystemClock
 from zerogate.config import Settings
-from zerogate.errors import ConfigError, InvalidInput
-from zerogate.identity import TOTP, Passkeys, RecoveryCodes, Sessions
-from zerogate.identity.oidc import OIDCProvider, ProviderKeys, ProviderSettings
-from zerogate.idp import create_app as create_login_app
-from zerogate.store import Store
-from zerogate.tokens import StoreKeyRing
+from zerogate.errors import ConfigError
 
-log = logging.getLogger("zerogate.app")
 # Hosts whose pages a browser on this machine reaches as http://localhost (Secure cookies work
 # there without TLS); any other host needs `server.public_url` with https.
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""})  # noqa: S104
@@ -50,88 +40,21 @@ async def _main(settings: Settings, out: TextIO) -> None:
     login_url = settings.server.public_url or _local_url(settings.server.host, port)
     async with pdp_service(settings, clock=clock, default_bundle=DEFAULT_EXAMPLES) as svc:
         app, login_off = svc.app, "set server.public_url to the https URL people sign in at"
-        if login_url:
-            keys = StoreKeyRing(svc.store)
-            await keys.ensure_active(clock.now())
-            try:
-                login = login_app(svc.store, settings, clock=clock, public_url=login_url, keys=keys)
-                app, login_off = _front(svc.app, login), ""
-            except ConfigError as exc:
-                login_off = "; ".join(str(d) for d in exc.details) or exc.message
+        async with contextlib.AsyncExitStack() as stack:
+            if login_url:
+                try:
+                    login = await stack.enter_async_context(
+                        idp_service(svc.store, settings, clock=clock, public_url=login_url)
+                    )
+                    app, login_off = _front(svc.app, login), ""
+                except ConfigError as exc:
+                    login_off = "; ".join(str(d) for d in exc.details) or exc.message
 
-        def started(base: str) -> None:
-            shown = None if login_off else login_url.rstrip("/")
-            print(banner(svc, base, login_url=shown, login_off=login_off), file=out, flush=True)
+            def started(base: str) -> None:
+                shown = None if login_off else login_url.rstrip("/")
+                print(banner(svc, base, login_url=shown, login_off=login_off), file=out, flush=True)
 
-        async with maintained(keys if login_url else None, clock=clock):
             await serve(app, host=settings.server.host, port=port, on_started=started)
-
-
-def login_app(
-    store: Store,
-    settings: Settings,
-    *,
-    clock: Clock,
-    public_url: str,
-    keys: ProviderKeys,
-) -> Starlette:
-    """The sign-in pages and the OpenID provider (issuer `public_url`) over the store,
-    publishing identity and session changes as events.
-
-    The signing secret (pending logins, CSRF tokens) is new at each start: this is one process,
-    and a restart only asks a half-finished sign-in to start again. Sessions live in the store.
-    Passkeys belong to the public URL's host (the RP ID) and are accepted from its origin only.
-    """
-    return create_login_app(
-        directory=directory(store, settings),
-        sessions=Sessions(store, on_change=record_session_change),
-        totp=TOTP(store, on_change=record_identity_change),
-        recovery_codes=RecoveryCodes(store, on_change=record_identity_change),
-        clock=clock,
-        public_url=public_url,
-        secret=secrets.token_bytes(32),
-        oidc=OIDCProvider(store, keys, ProviderSettings(issuer=public_url.rstrip("/"))),
-        passkeys=_passkeys(store, public_url),
-    )
-
-
-def _passkeys(store: Store, public_url: str) -> Passkeys | None:
-    """Passkeys for the public URL: RP ID its host, the one expected origin its origin.
-
-    None (with a warning) where WebAuthn cannot work: an RP ID is a domain, never an IP address,
-    so `http://127.0.0.1:PORT` signs in without passkeys (`http://localhost:PORT` has them).
-    A URL the login pages cannot use at all is reported by them.
-    """
-    parts = urlsplit(public_url.strip())
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        return None  # not a URL: the login pages refuse it and say why
-    if _is_ip_address(host):
-        log.warning("passkeys are off: the public URL's host is an IP address, not a domain")
-        return None
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    origin = f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
-    try:
-        return Passkeys(
-            store,
-            rp_id=host,
-            rp_name="Zerogate",
-            expected_origins=[origin],
-            on_change=record_identity_change,
-        )
-    except InvalidInput as exc:
-        log.warning("passkeys are off: %s", "; ".join(str(d) for d in exc.details) or exc.message)
-        return None
-
-
-def _is_ip_address(host: str) -> bool:
-    try:
-        ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _front(pdp: Starlette, login: Starlette) -> Starlette:

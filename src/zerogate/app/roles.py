@@ -6,13 +6,15 @@ import asyncio
 import sys
 from typing import TextIO
 
+from zerogate.app._idp_service import idp_service
 from zerogate.app._pdp_service import pdp_service
 from zerogate.app._serve import serve
+from zerogate.app.admin import open_migrated
 from zerogate.clock import SystemClock
 from zerogate.config import Settings
 from zerogate.errors import ConfigError, ErrorDetail
 
-ROLES = ("pdp",)
+ROLES = ("pdp", "idp")
 
 
 def run_role(role: str, settings: Settings, *, out: TextIO = sys.stdout) -> None:
@@ -22,7 +24,7 @@ def run_role(role: str, settings: Settings, *, out: TextIO = sys.stdout) -> None
             f"unknown role {role!r}",
             details=[ErrorDetail("role_unknown", "ROLE", f"choose one of: {', '.join(ROLES)}")],
         )
-    asyncio.run(_pdp(settings, out))
+    asyncio.run(_pdp(settings, out) if role == "pdp" else _idp(settings, out))
 
 
 async def _pdp(settings: Settings, out: TextIO) -> None:
@@ -38,3 +40,28 @@ async def _pdp(settings: Settings, out: TextIO) -> None:
         await serve(
             svc.app, host=settings.server.host, port=settings.server.port, on_started=started
         )
+
+
+async def _idp(settings: Settings, out: TextIO) -> None:
+    """Sign-in pages and the OpenID provider; `server.public_url` (https) is required."""
+    public_url = settings.server.public_url
+    if not public_url:
+        raise ConfigError(
+            "the IdP needs the URL people sign in at",
+            details=[ErrorDetail("config_missing", "server.public_url", "set the https origin")],
+        )
+    clock = SystemClock()
+    store = open_migrated(settings)
+    try:
+        async with idp_service(store, settings, clock=clock, public_url=public_url) as app:
+
+            def started(base: str) -> None:
+                print(
+                    f"zerogate idp: issuer {public_url}, listening at {base}", file=out, flush=True
+                )
+
+            await serve(
+                app, host=settings.server.host, port=settings.server.port, on_started=started
+            )
+    finally:
+        store.close()

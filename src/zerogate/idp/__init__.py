@@ -9,15 +9,25 @@ or, for a fresh second factor, to `mfa_path(next)`.
 from zerogate.idp._app import create_app
 from zerogate.idp._config import LoginConfig
 from zerogate.idp._csrf import CSRF_COOKIE_NAME
+from zerogate.idp._federation_routes import (
+    FEDERATION_COOKIE_NAME,
+    UPSTREAM_LOGIN_PREFIX,
+    federation_routes,
+    upstream_login_path,
+)
 from zerogate.idp._pending import PENDING_COOKIE_NAME
 from zerogate.idp._redirects import login_path, mfa_path, safe_next
 
 __all__ = [
     "CSRF_COOKIE_NAME",
+    "FEDERATION_COOKIE_NAME",
     "PENDING_COOKIE_NAME",
+    "UPSTREAM_LOGIN_PREFIX",
     "LoginConfig",
     "create_app",
+    "federation_routes",
     "login_path",
     "mfa_path",
     "safe_next",
+    "upstream_login_path",
 ]

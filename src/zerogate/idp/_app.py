@@ -16,12 +16,14 @@ from starlette.routing import BaseRoute, Route
 from zerogate.clock import Clock
 from zerogate.errors import ZerogateError
 from zerogate.identity import TOTP, Directory, Passkeys, RecoveryCodes, Sessions
+from zerogate.identity.federation import Upstreams
 from zerogate.identity.oidc import OIDCProvider
 from zerogate.idp._account import AccountPages
 from zerogate.idp._config import LoginConfig, check_secret, public_origin
 from zerogate.idp._csrf import CSRF
 from zerogate.idp._enrol import PATH as ENROL_PATH
 from zerogate.idp._enrol import TOTPEnrolPage
+from zerogate.idp._federation_routes import federation_routes
 from zerogate.idp._headers import Hardening
 from zerogate.idp._login import LoginPage
 from zerogate.idp._mfa import MFAPage
@@ -62,6 +64,7 @@ def create_app(
     config: LoginConfig | None = None,
     oidc: OIDCProvider | None = None,
     passkeys: Passkeys | None = None,
+    upstreams: Upstreams | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The sign-in pages at `public_url` (an origin: https, or http on localhost).
@@ -71,7 +74,8 @@ def create_app(
     served after the UI's own paths, which they cannot shadow; they get the same security
     headers and size limits but none of the form handling. With `oidc`, the OpenID Connect
     endpoints are served too (issuer = `public_url`), with their consent and logout pages.
-    With `passkeys` (RP ID = the host of `public_url`, expected origin = `public_url`), the pages
+    With `upstreams`, the sign-in page offers each upstream identity provider and sends email
+    addresses of their domains there (docs/federation.md). With `passkeys` (RP ID = the host of `public_url`, expected origin = `public_url`), the pages
     offer passkey sign-in, passkeys as a second factor, and passkey registration and removal
     on the account page.
     """
@@ -109,6 +113,7 @@ def create_app(
         pending=PendingLogins(derive_key(key, "pending-login"), ttl_s=conf.pending_ttl_s),
         signed_out=None if oidc_routes is None else oidc_routes.signed_out,
         passkeys=web_passkeys,
+        upstreams=upstreams,
     )
     login, mfa = LoginPage(site), MFAPage(site)
     account, enrol = AccountPages(site), TOTPEnrolPage(site)
@@ -149,6 +154,16 @@ def create_app(
         oidc_routes.confirm_logout = oidc_pages.confirm_logout
         routes.append(Route(CONSENT_PATH, oidc_pages.submit_consent, methods=["POST"]))
         routes.extend(oidc_routes.routes())
+    if upstreams is not None:
+        routes += federation_routes(
+            upstreams,
+            sessions,
+            clock=clock,
+            public_url=public_url,
+            secret=secret,
+            error_page=pages.error,
+            signed_out=site.signed_out,
+        )
     routes.extend(extra_routes)
     hardening = Middleware(
         Hardening,

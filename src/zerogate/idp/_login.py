@@ -28,6 +28,7 @@ from zerogate.idp._csrf import (
     browser_value,
     new_browser_value,
 )
+from zerogate.idp._federation_routes import upstream_login_path
 from zerogate.idp._pages import see_other
 from zerogate.idp._passkeys import WebPasskeys
 from zerogate.idp._redirects import mfa_path, safe_next
@@ -59,6 +60,10 @@ class LoginPage:
         next_path = safe_next(form.get("next"))
         forced = form.get("prompt") == "login"
         username = form.get("username", "")
+        upstream = None if site.upstreams is None else site.upstreams.home_realm(username)
+        if upstream is not None:
+            # Home-realm discovery: this domain signs in at its own identity provider.
+            return see_other(upstream_login_path(upstream, next_path, login_hint=username))
         try:
             verified = await site.directory.authenticate(
                 username, form.get("password", ""), ip=client_ip(request), now=site.now()
@@ -169,6 +174,10 @@ class LoginPage:
             passkey_error=passkey_error,
             notice=notice,
             passkey_csrf=passkey_csrf,
+            upstreams=[
+                (c.display_name, upstream_login_path(c.name, next_path))
+                for c in (site.upstreams.choices() if site.upstreams is not None else [])
+            ],
         )
         return response if site.passkeys is None else site.passkeys.allow_script(response)
 

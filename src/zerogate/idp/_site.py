@@ -27,6 +27,7 @@ from zerogate.identity import (
     parse_session_cookie,
     session_cookie,
 )
+from zerogate.identity.federation import Upstreams
 from zerogate.idp._config import LoginConfig
 from zerogate.idp._csrf import CSRF
 from zerogate.idp._pages import Pages, see_other
@@ -77,6 +78,8 @@ class Site:
     signed_out: Callable[[list[str]], Awaitable[None]] | None = None
     # Passkeys, when the app was given them (`create_app(passkeys=...)`).
     passkeys: WebPasskeys | None = None
+    # Upstream identity providers to offer and to route email domains to (federation).
+    upstreams: Upstreams | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
