@@ -23,7 +23,7 @@ from zerogate.identity import (
     TOTPInvalid,
     VerifiedTOTP,
 )
-from zerogate.identity._totp import code_at, time_step
+from zerogate.identity._totp import UNCONFIRMED_TTL, code_at, time_step
 from zerogate.store import Store
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc6238.json"
@@ -262,3 +262,24 @@ def test_totp_label_is_checked(store: Store) -> None:
         return caught.value.code
 
     assert run(scenario()) == "totp_label_invalid"
+
+
+def test_totp_a_new_enrolment_discards_unconfirmed_ones_and_old_ones_expire(store: Store) -> None:
+    """Showing the enrolment page again leaves no stray seeds behind; a QR code shown long ago
+    cannot be confirmed any more."""
+
+    async def scenario() -> None:
+        totp, first = await _enrolled(store, confirm=False)
+        second = await totp.begin_enrolment("ada", label="again", now=T0)
+        assert [c.id for c in await totp.list("ada")] == [second.credential.id]
+        with pytest.raises(NotFound):
+            await totp.confirm_enrolment(
+                "ada", first.credential.id, _code(first.secret, T0), now=T0
+            )
+        late = T0 + UNCONFIRMED_TTL + STEP
+        with pytest.raises(NotFound):
+            await totp.confirm_enrolment(
+                "ada", second.credential.id, _code(second.secret, late), now=late
+            )
+
+    run(scenario())

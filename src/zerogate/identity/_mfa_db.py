@@ -165,6 +165,15 @@ def delete_totp(conn: Connection, user_id: UserID, credential_id: str) -> bool:
     return done == 1
 
 
+def delete_unconfirmed(conn: Connection, user_id: UserID) -> int:
+    """Forget enrolments that were started and never confirmed (they never protected anything)."""
+    return conn.execute(
+        delete(totp_credentials).where(
+            totp_credentials.c.user_id == user_id, totp_credentials.c.confirmed_at.is_(None)
+        )
+    ).rowcount
+
+
 def replace_recovery_codes(
     conn: Connection, user_id: UserID, hashes: Sequence[str], *, now: datetime
 ) -> None:
@@ -211,6 +220,7 @@ __all__ = [
     "confirm_totp",
     "count_unused",
     "delete_totp",
+    "delete_unconfirmed",
     "insert_totp",
     "list_totp",
     "list_totp_one",

@@ -43,6 +43,10 @@ _SECRET_CHARS = 32  # base32 characters: 32 x 5 = 160 bits (RFC 4226 R6 recommen
 _CODE_MAX_INPUT = 32  # longer input is rejected before any work
 
 
+# How long a started TOTP enrolment can be confirmed (the QR code was shown to the user then).
+UNCONFIRMED_TTL = timedelta(minutes=15)
+
+
 @dataclass(frozen=True, slots=True)
 class MFALimits:
     """Throttling of second-factor guesses (RFC 4226 §7.3, ASVS 5.0 6.3.1), in memory per node.
@@ -189,6 +193,9 @@ class TOTP:
     ) -> TOTPEnrolment:
         """Create an unconfirmed credential with a fresh 160-bit seed (CSPRNG, ASVS 5.0 6.5.3).
 
+        Enrolments the user started before and never confirmed are discarded; an unconfirmed
+        credential can be confirmed for `UNCONFIRMED_TTL` only.
+
         Raises InvalidInput(`totp_label_invalid`), NotFound(`user_not_found`).
         """
         problem = text_problem(label, max_chars=TOTP_LABEL_MAX_CHARS)
@@ -199,6 +206,7 @@ class TOTP:
 
         def enrol(conn: Connection) -> tuple[User, TOTPCredential]:
             found = self._resolve(conn, user)
+            _mfa_db.delete_unconfirmed(conn, found.id)
             return found, _mfa_db.insert_totp(
                 conn,
                 found.id,
@@ -235,6 +243,8 @@ class TOTP:
             [one] = stored
             if one.credential.confirmed:
                 raise _already_confirmed()
+            if now - one.credential.created_at > UNCONFIRMED_TTL:
+                raise _not_found()  # started too long ago: enrol again
             step = matching_step(one.secret, clean, now=now)
             if step is None:
                 raise TOTPInvalid(
