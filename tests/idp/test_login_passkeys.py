@@ -31,7 +31,7 @@ from tests.idp._support import (
     error_code_of,
     run,
 )
-from zerogate.app.all_in_one import _passkeys as up_passkeys
+from zerogate.app._idp_service import _passkeys as up_passkeys
 from zerogate.clock import FixedClock
 from zerogate.errors import ConfigError
 from zerogate.identity import (
