@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,8 +24,8 @@ from typing import Any, TypeVar
 
 import pyotp
 import pytest
-import uvicorn
 
+from tests._serve import bound_socket, serving
 from tests.identity._support import CHEAP, GOOD_PASSWORD, T0, make_directory
 from tests.identity._support import run as run_here
 from tests.policy._org import EXAMPLES
@@ -115,9 +114,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def live(make_database: Callable[..., str]) -> Iterator[LiveLogin]:
     store = open_store(make_database("sqlite"))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener = bound_socket()
     base = f"http://localhost:{listener.getsockname()[1]}"
     clock = FixedClock(at=T0)
     login = LiveLogin(base, clock, make_directory(store), Sessions(store), TOTP(store))
@@ -130,21 +127,12 @@ def live(make_database: Callable[..., str]) -> Iterator[LiveLogin]:
         public_url=base,
         secret=os.urandom(32),
     )
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
     try:
-        while not server.started:
-            assert thread.is_alive(), "uvicorn did not start"
-            thread.join(0.02)
-        yield login
+        with serving(app, listener):
+            yield login
     finally:
-        server.should_exit = True  # our server, stopped through its own handle
-        thread.join(10)
         listener.close()
         store.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,15 +19,14 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from tests._serve import bound_socket, loopback_socket, serving
 from tests.identity._support import CHEAP, GOOD_PASSWORD
 from tests.identity._support import run as run_here
-from tests.identity.oidc._serve import loopback_socket, serving
 from tests.peers._node import run_rp
 from tests.peers.fixtures import node_peers
 from zerogate.clock import SystemClock
@@ -73,9 +70,7 @@ class LiveIdP:
 @pytest.fixture
 def idp(make_database: Callable[..., str]) -> Iterator[LiveIdP]:
     store = open_store(make_database("sqlite"))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener = bound_socket()
     base = f"http://localhost:{listener.getsockname()[1]}"
     clock = SystemClock()
     keys = KeyRing()
@@ -98,22 +93,12 @@ def idp(make_database: Callable[..., str]) -> Iterator[LiveIdP]:
         secret=os.urandom(32),
         oidc=OIDCProvider(store, keys, ProviderSettings(issuer=base)),
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
     try:
-        while not server.started:
-            assert thread.is_alive(), "uvicorn did not start"
-            thread.join(0.02)
-        yield live
+        with serving(app, listener):
+            yield live
     finally:
-        server.should_exit = True
-        thread.join(10)
         listener.close()
         store.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.fixture

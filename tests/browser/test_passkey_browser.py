@@ -11,17 +11,15 @@ docs/login.md is written only with ZEROGATE_SCREENSHOTS=1.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import CDPSession, Page
 
 import tests.browser.test_login_browser as login_browser
+from tests._serve import bound_socket, serving
 from tests.browser.test_login_browser import IMAGES, SCREENSHOTS, LiveLogin, run
 from tests.identity._support import CHEAP, GOOD_PASSWORD, T0, make_directory
 from zerogate.clock import FixedClock
@@ -61,9 +59,7 @@ class LivePasskeys(LiveLogin):
 @pytest.fixture
 def live(make_database: Callable[..., str]) -> Iterator[LivePasskeys]:
     store = open_store(make_database("sqlite"))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener = bound_socket()
     base = f"http://localhost:{listener.getsockname()[1]}"
     clock = FixedClock(at=T0)
     passkeys = Passkeys(store, rp_id="localhost", rp_name="Zerogate", expected_origins=[base])
@@ -78,22 +74,12 @@ def live(make_database: Callable[..., str]) -> Iterator[LivePasskeys]:
         secret=os.urandom(32),
         passkeys=passkeys,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
     try:
-        while not server.started:
-            assert thread.is_alive(), "uvicorn did not start"
-            thread.join(0.02)
-        yield live
+        with serving(app, listener):
+            yield live
     finally:
-        server.should_exit = True  # our server, stopped through its own handle
-        thread.join(10)
         listener.close()
         store.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
 
 
 def _authenticator(page: Page, *, verified: bool) -> tuple[CDPSession, str]:

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from tests._serve import loopback_socket, serving
 from tests.identity._support import CHEAP, make_directory
-from tests.identity.oidc._serve import loopback_socket, serving
 from tests.peers._node import login_upstream
 from zerogate.clock import SystemClock
 from zerogate.config import GroupRuleSettings, Secret, UpstreamSettings

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests._serve import loopback_socket, serving
 from tests.identity._support import run
-from tests.identity.oidc._serve import loopback_socket, serving
 from zerogate.identity.federation._http import (
     MAX_DOCUMENT_BYTES,
     UpstreamAnswer,

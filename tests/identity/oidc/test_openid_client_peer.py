@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
+from tests._serve import loopback_socket, serving
 from tests.identity.oidc._op import OP
-from tests.identity.oidc._serve import loopback_socket, serving
 from tests.peers._node import PeerError, run_rp
 from tests.peers.fixtures import node_peers
 from zerogate.clock import SystemClock

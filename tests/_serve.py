@@ -13,11 +13,17 @@ from typing import Any
 import uvicorn
 
 
-@contextlib.contextmanager
-def loopback_socket() -> Iterator[tuple[socket.socket, str]]:
+def bound_socket() -> socket.socket:
+    """A TCP socket bound to 127.0.0.1 on a port the OS picks (the caller closes it)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def loopback_socket() -> Iterator[tuple[socket.socket, str]]:
+    sock = bound_socket()
     try:
         yield sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
