@@ -92,7 +92,7 @@ def banner(svc: PDPService, base: str, *, login_url: str | None = None, login_of
         f"  sign in        {login_url}/login"
         if login_url
         else f"  sign in        off: {login_off}",
-        f"  OIDC issuer    {login_url}" if login_url else "",
+        *([f"  OIDC issuer    {login_url}"] if login_url else []),
         f"  health         {base}/healthz",
         "",
     ]
