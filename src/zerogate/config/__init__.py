@@ -1,9 +1,11 @@
 """Zerogate settings: defaults, then zerogate.toml, then ZEROGATE_* environment variables."""
 
 from zerogate.config._loader import ENV_PREFIX, load_settings
+from zerogate.config._routes import FailMode, RouteSettings, split_from
 from zerogate.config._secret import Secret
 from zerogate.config._settings import (
     EventSettings,
+    GatewaySettings,
     IdentitySettings,
     OIDCSettings,
     PolicySettings,
@@ -17,14 +19,18 @@ __all__ = [
     "ENV_PREFIX",
     "UPSTREAM_NAME",
     "EventSettings",
+    "FailMode",
+    "GatewaySettings",
     "GroupRuleSettings",
     "IdentitySettings",
     "OIDCSettings",
     "PolicySettings",
+    "RouteSettings",
     "Secret",
     "ServerSettings",
     "Settings",
     "StoreSettings",
     "UpstreamSettings",
     "load_settings",
+    "split_from",
 ]

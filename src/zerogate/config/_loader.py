@@ -83,7 +83,7 @@ def _build(
     errors: list[ErrorDetail],
 ) -> Any:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {_key(f) for f in dataclasses.fields(cls)}
     for unknown in sorted(set(raw) - names):
         dotted = prefix + unknown
         errors.append(
@@ -92,11 +92,12 @@ def _build(
     kwargs: dict[str, Any] = {}
     failed: set[str] = set()
     for f in dataclasses.fields(cls):
-        if f.name not in raw:
+        key = _key(f)
+        if key not in raw:
             continue
-        dotted = prefix + f.name
+        dotted = prefix + key
         hint = hints[f.name]
-        value = raw[f.name]
+        value = raw[key]
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, Mapping):
                 errors.append(
@@ -117,10 +118,16 @@ def _build(
                 kwargs[f.name] = _coerce(hint, value)
             except (TypeError, ValueError) as exc:
                 errors.append(ErrorDetail("config_type", _where(dotted, origin), str(exc)))
-                failed.add(f.name)
+                failed.add(key)
     built_cls = cls(**kwargs)
     _check(built_cls, prefix, origin, errors, skip=failed)
     return built_cls
+
+
+def _key(f: dataclasses.Field[Any]) -> str:
+    """The setting's name in files and variables: the field's, unless it is a Python keyword
+    (`from`), which the field declares with `metadata={"key": ...}`."""
+    return str(f.metadata.get("key", f.name))
 
 
 def _check(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from zerogate.config._routes import RouteSettings
 from zerogate.config._secret import Secret
 from zerogate.config._upstreams import Problem, UpstreamSettings, domain_owners
 
@@ -76,6 +77,31 @@ class OIDCSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """The Envoy gateway `zerogate up` runs in front of the configured routes."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080  # where people reach the routes
+    admin_port: int = 0  # Envoy's admin API, on loopback only; 0 picks a free port
+    check_port: int = 0  # the check service Envoy asks; 0 picks a free port
+    concurrency: int = 1  # Envoy worker threads
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        for key, port in (
+            ("port", self.port),
+            ("admin_port", self.admin_port),
+            ("check_port", self.check_port),
+        ):
+            if not 0 <= port <= 65535:
+                found.append((key, "a TCP port (0 picks a free one)"))
+        if not 1 <= self.concurrency <= 64:
+            found.append(("concurrency", "between 1 and 64"))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8181
@@ -92,6 +118,9 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     oidc: OIDCSettings = field(default_factory=OIDCSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    # Applications behind the gateway by name (docs/gateway.md); none by default.
+    routes: Mapping[str, RouteSettings] = field(default_factory=lambda: MappingProxyType({}))
     # Upstream OpenID providers by name (docs/federation.md); none by default.
     upstreams: Mapping[str, UpstreamSettings] = field(default_factory=lambda: MappingProxyType({}))
 

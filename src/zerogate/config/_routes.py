@@ -1,0 +1,76 @@
+"""Routes through the gateway, as configured: `[routes.NAME]` tables (docs/gateway.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from zerogate.config._upstreams import Problem
+
+_FAIL_MODES = ("closed", "stale")
+
+
+class FailMode(StrEnum):
+    CLOSED = "closed"  # PDP or store unavailable: deny (the default)
+    STALE = "stale"  # serve the last decision for up to `stale_max_s`, then deny
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSettings:
+    """One application behind the gateway."""
+
+    # Where requests come in: `https://app.example.com/`, `http://wiki.localhost:8080/docs`, or
+    # a host and optional path without a scheme. `*.example.com` matches any one subdomain.
+    from_: str = field(default="", metadata={"key": "from"})
+    to: str = ""  # the upstream: `http://127.0.0.1:3000`
+    policy: str = ""  # the Cedar `Route` id policies name; empty: the route's name
+    allow_public: bool = False  # no identity needed at all (explicit, never a default)
+    websockets: bool = False
+    timeout_s: float = 30.0
+    fail_mode: str = FailMode.CLOSED.value
+    stale_max_s: float = 0.0  # with fail_mode = "stale": how old a served decision may be
+    mfa_max_age_s: int = 0  # > 0: a second factor at most this old, else step up
+    pass_headers: tuple[str, ...] = ()  # request headers (besides the standard ones) to pass on
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        host, path = split_from(self.from_)
+        if not host:
+            found.append(("from", "a host (and optional path): https://app.example.com/path"))
+        elif not path.startswith("/"):
+            found.append(("from", "the path must start with /"))
+        to = urlsplit(self.to) if self.to else None
+        if to is None or to.scheme not in ("http", "https") or not to.hostname:
+            found.append(("to", "an http(s) URL of the upstream: http://127.0.0.1:3000"))
+        elif to.path not in ("", "/") or to.query or to.fragment:
+            found.append(("to", "only scheme, host and port (paths are passed through)"))
+        if self.policy and (len(self.policy) > 128 or any(c in self.policy for c in '"\\')):
+            found.append(("policy", "a Cedar Route id of at most 128 characters, no quotes"))
+        if not 0 < self.timeout_s <= 3600:
+            found.append(("timeout_s", "between 0 and 3600 seconds"))
+        if self.fail_mode not in _FAIL_MODES:
+            found.append(("fail_mode", f"one of: {', '.join(_FAIL_MODES)}"))
+        elif self.fail_mode == FailMode.STALE and not 0 < self.stale_max_s <= 3600:
+            found.append(("stale_max_s", "with fail_mode = stale: between 0 and 3600 seconds"))
+        if self.mfa_max_age_s < 0:
+            found.append(("mfa_max_age_s", "0 (no requirement) or more"))
+        if self.allow_public and self.mfa_max_age_s:
+            found.append(("mfa_max_age_s", "a public route has no identity to step up"))
+        for i, name in enumerate(self.pass_headers):
+            if not name or not all(c.isalnum() or c == "-" for c in name):
+                found.append((f"pass_headers[{i}]", "an HTTP header name"))
+        return found
+
+
+def split_from(value: str) -> tuple[str, str]:
+    """`from` as (host with optional port, path prefix); ("", "") if there is no host."""
+    text = value.strip()
+    if "://" in text:
+        scheme, _, text = text.partition("://")
+        if scheme not in ("http", "https"):
+            return "", ""
+    host, slash, rest = text.partition("/")
+    if not host or any(c.isspace() for c in host) or "@" in host:
+        return "", ""
+    return host.lower(), slash + rest if slash else "/"
