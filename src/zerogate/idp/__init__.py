@@ -8,6 +8,7 @@ or, for a fresh second factor, to `mfa_path(next)`.
 
 from zerogate.idp._app import create_app
 from zerogate.idp._config import LoginConfig
+from zerogate.idp._continue import CONTINUE_PATH, continue_path
 from zerogate.idp._csrf import CSRF_COOKIE_NAME
 from zerogate.idp._federation_routes import (
     FEDERATION_COOKIE_NAME,
@@ -19,11 +20,13 @@ from zerogate.idp._pending import PENDING_COOKIE_NAME
 from zerogate.idp._redirects import login_path, mfa_path, safe_next
 
 __all__ = [
+    "CONTINUE_PATH",
     "CSRF_COOKIE_NAME",
     "FEDERATION_COOKIE_NAME",
     "PENDING_COOKIE_NAME",
     "UPSTREAM_LOGIN_PREFIX",
     "LoginConfig",
+    "continue_path",
     "create_app",
     "federation_routes",
     "login_path",

@@ -20,6 +20,7 @@ from zerogate.identity.federation import Upstreams
 from zerogate.identity.oidc import OIDCProvider
 from zerogate.idp._account import AccountPages
 from zerogate.idp._config import LoginConfig, check_secret, public_origin
+from zerogate.idp._continue import CONTINUE_PATH, ContinuePage
 from zerogate.idp._csrf import CSRF
 from zerogate.idp._enrol import PATH as ENROL_PATH
 from zerogate.idp._enrol import TOTPEnrolPage
@@ -65,6 +66,7 @@ def create_app(
     oidc: OIDCProvider | None = None,
     passkeys: Passkeys | None = None,
     upstreams: Upstreams | None = None,
+    return_origins: Sequence[str] = (),
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The sign-in pages at `public_url` (an origin: https, or http on localhost).
@@ -74,7 +76,8 @@ def create_app(
     served after the UI's own paths, which they cannot shadow; they get the same security
     headers and size limits but none of the form handling. With `oidc`, the OpenID Connect
     endpoints are served too (issuer = `public_url`), with their consent and logout pages.
-    With `upstreams`, the sign-in page offers each upstream identity provider and sends email
+    `return_origins` are the origins (the gateway's) that `/continue?to=URL` may send a signed-in
+    browser back to. With `upstreams`, the sign-in page offers each upstream identity provider and sends email
     addresses of their domains there (docs/federation.md). With `passkeys` (RP ID = the host of `public_url`, expected origin = `public_url`), the pages
     offer passkey sign-in, passkeys as a second factor, and passkey registration and removal
     on the account page.
@@ -137,6 +140,7 @@ def create_app(
             "/logout", _form_page(account.confirm_logout, account.logout), methods=["GET", "POST"]
         ),
         Route("/static/{name}", static, methods=["GET"]),
+        Route(CONTINUE_PATH, ContinuePage(site, return_origins).follow, methods=["GET"]),
     ]
     if passkeys is not None:
         settings = PasskeySettings(site, account)

@@ -1,0 +1,82 @@
+"""`/continue?to=URL`: after sign-in, back to an application behind the gateway, and only there
+(OA-A2: the IdP must not become an open redirector)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.identity._support import CHEAP, GOOD_PASSWORD, IP, T0, make_directory, run
+from tests.idp._support import PUBLIC_URL, SECRET, csrf_of
+from zerogate.clock import FixedClock
+from zerogate.identity import TOTP, PasswordHasher, RecoveryCodes, Sessions
+from zerogate.idp import continue_path, create_app
+from zerogate.store import open_store
+
+APP = "https://wiki.zerogate.test/docs?page=2"
+
+
+@pytest.fixture
+def http(make_database: Callable[..., str]) -> Iterator[TestClient]:
+    store = open_store(make_database("sqlite"))
+    directory = make_directory(store)
+    app = create_app(
+        directory=directory,
+        sessions=Sessions(store),
+        totp=TOTP(store),
+        recovery_codes=RecoveryCodes(store, hasher=PasswordHasher(CHEAP)),
+        clock=FixedClock(at=T0),
+        public_url=PUBLIC_URL,
+        secret=SECRET,
+        return_origins=["https://wiki.zerogate.test"],
+    )
+    run(directory.add_user("ada", "ada@example.test", password=GOOD_PASSWORD, now=T0))
+    client = TestClient(app, base_url=PUBLIC_URL, client=(IP, 50000), follow_redirects=False)
+    try:
+        yield client
+    finally:
+        client.close()
+        store.close()
+
+
+def _sign_in(http: TestClient, next_path: str) -> str:
+    page = http.get("/login", params={"next": next_path})
+    form = {"csrf": csrf_of(page), "username": "ada", "password": GOOD_PASSWORD, "next": next_path}
+    reply = http.post("/login", data=form)
+    assert reply.status_code == 303
+    return str(reply.headers["location"])
+
+
+def test_signed_out_goes_to_login_then_back_to_the_app(http: TestClient) -> None:
+    first = http.get(continue_path(APP))
+    assert first.status_code == 303
+    next_path = parse_qs(urlsplit(first.headers["location"]).query)["next"][0]
+    assert next_path == continue_path(APP)
+    after = _sign_in(http, next_path)
+    assert after == continue_path(APP)
+    final = http.get(after)
+    assert final.status_code == 303
+    assert final.headers["location"] == APP
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "https://evil.test/",
+        "https://wiki.zerogate.test.evil.test/",
+        "http://wiki.zerogate.test/",  # scheme downgrade is another origin
+        "https://wiki.zerogate.test@evil.test/",
+        "https://wiki.zerogate.test\\@evil.test/",
+        "javascript:alert(1)",
+        "//evil.test/",
+        "",
+    ],
+)
+def test_other_origins_are_never_followed(http: TestClient, to: str) -> None:
+    _sign_in(http, "/")
+    reply = http.get("/continue", params={"to": to})
+    assert reply.status_code == 303
+    assert reply.headers["location"] == "/"
