@@ -158,3 +158,26 @@ def test_public_clients_cannot_introspect(op: OP) -> None:
     )
     assert reply.status_code in (400, 401)
     assert reply.json()["error"] == "invalid_client"
+
+
+def test_grant_status_follows_revocation(op: OP) -> None:
+    """REV-03/REV-04: a resource server asking GrantStatus sees a revocation at once."""
+    from zerogate.identity.oidc import GrantStatus
+    from zerogate.tokens import TokenType, verify
+
+    client, secret = op.client()
+    tokens = op.tokens(client, secret, op.login(op.user()))
+    verified = verify(
+        tokens["access_token"],
+        keys=op.keys,
+        expected_type=TokenType.ACCESS,
+        expected_issuer=op.settings.issuer,
+        expected_audience=op.settings.issuer,
+        now=op.clock.now(),
+    )
+    status = GrantStatus(op.store)
+    assert run(status(verified, now=op.clock.now())) is True
+    op.http.post(
+        "/revoke", data={"token": tokens["refresh_token"]}, auth=(client.client_id, secret or "")
+    )
+    assert run(status(verified, now=op.clock.now())) is False

@@ -38,6 +38,7 @@ from zerogate.identity.oidc._provider import (
     ProviderKeys,
     revoke_grants_for_sessions,
 )
+from zerogate.identity.oidc._status import GrantStatus
 
 __all__ = [
     "ACR",
@@ -57,6 +58,7 @@ __all__ = [
     "ClientRegistry",
     "ConsentRequired",
     "EndSession",
+    "GrantStatus",
     "LoginNeed",
     "LoginRequired",
     "LogoutNotice",
