@@ -1,0 +1,41 @@
+"""The check service: authenticates each proxied request, asks the PDP, and answers the proxy.
+
+`Checker` is the framework-free core (`check(CheckRequest) -> CheckResult`, failing closed);
+`create_app` is its Envoy ext_authz HTTP face and `create_forward_auth_app` the face for nginx
+`auth_request`, Caddy `forward_auth` and Traefik ForwardAuth. See docs/check.md.
+"""
+
+from zerogate.gateway.check._authn import TokenStatus
+from zerogate.gateway.check._caches import MAX_SESSION_TTL_S, SessionCache
+from zerogate.gateway.check._checker import ACTIONS, Checker
+from zerogate.gateway.check._edge import ROUTE_HEADER
+from zerogate.gateway.check._ext_authz import create_app
+from zerogate.gateway.check._forward_auth import create_forward_auth_app
+from zerogate.gateway.check._model import (
+    CheckRecord,
+    CheckRequest,
+    CheckResult,
+    DecisionRecorder,
+    RouteSettings,
+    Verdict,
+)
+from zerogate.gateway.check._responses import DECISION_ID_HEADER, UPSTREAM_HEADERS
+
+__all__ = [
+    "ACTIONS",
+    "DECISION_ID_HEADER",
+    "MAX_SESSION_TTL_S",
+    "ROUTE_HEADER",
+    "UPSTREAM_HEADERS",
+    "CheckRecord",
+    "CheckRequest",
+    "CheckResult",
+    "Checker",
+    "DecisionRecorder",
+    "RouteSettings",
+    "SessionCache",
+    "TokenStatus",
+    "Verdict",
+    "create_app",
+    "create_forward_auth_app",
+]

@@ -1,0 +1,104 @@
+"""The check as Envoy's ext_authz HTTP service: `{method} /check{original path}` in, verdict out.
+
+Envoy's `http_service` (with `path_prefix: /check`) calls us with the original method and path,
+the request headers it is allowed to send, and `x-zerogate-route` (which it set after removing
+any client copy). A 200 lets the request through with our `x-zerogate-*` headers added; any other
+answer goes back to the client as it is.
+
+What Envoy must send: `cookie`, `authorization`, `accept`, `x-forwarded-proto`,
+`x-forwarded-for`, `x-request-id`, `traceparent`, `host` (its `:authority`) and the route header.
+`x-forwarded-host` is not used: Envoy passes a client's copy through unchanged, while `host` is
+the authority Envoy routed on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from zerogate.errors import ConfigError, ErrorDetail
+from zerogate.gateway.check._checker import Checker
+from zerogate.gateway.check._edge import ROUTE_HEADER, health, last_hop, read_headers, send_result
+from zerogate.gateway.check._model import CheckRequest
+
+HEALTH_PATH = "/healthz"
+_WANTED = frozenset(
+    name.encode("ascii")
+    for name in (
+        "host",
+        "cookie",
+        "authorization",
+        "accept",
+        "x-forwarded-proto",
+        "x-forwarded-for",
+        "x-request-id",
+        "traceparent",
+        ROUTE_HEADER,
+    )
+)
+
+
+def create_app(
+    checker: Checker, *, path_prefix: str = "/check", ready: Callable[[], bool] | None = None
+) -> Starlette:
+    """The ext_authz HTTP face: any method on `{path_prefix}/...`, and `GET /healthz`.
+
+    `ready` gates `/healthz` (503 until it returns True), as for the AuthZEN app.
+    """
+    if not path_prefix.startswith("/") or path_prefix.endswith("/") or "{" in path_prefix:
+        raise ConfigError(
+            "path_prefix must start with '/' and not end with one",
+            details=[ErrorDetail("config_invalid", "path_prefix", repr(path_prefix))],
+        )
+    routes = [
+        Route(f"{path_prefix}/{{path:path}}", _ExtAuthz(checker, path_prefix)),
+        Route(HEALTH_PATH, health(ready), methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
+
+
+class _ExtAuthz:
+    """An ASGI endpoint (not a function, so Starlette passes the raw scope through)."""
+
+    def __init__(self, checker: Checker, prefix: str) -> None:
+        self._checker = checker
+        self._prefix_len = len(prefix)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        result = await self._checker.check(translate(scope, self._prefix_len))
+        await send_result(send, result)
+
+
+def translate(scope: Scope, prefix_len: int) -> CheckRequest:
+    """An ext_authz request as a `CheckRequest`: the original path is what follows the prefix.
+
+    The raw (still percent-encoded) path is used, so the URL we send a browser back to is the
+    one it asked for, byte for byte.
+    """
+    headers, repeated = read_headers(scope, _WANTED)
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+    root = scope.get("root_path", "").encode("utf-8")
+    if root and raw_path.startswith(root):  # uvicorn's raw_path includes --root-path
+        raw_path = raw_path[len(root) :]
+    path = raw_path[prefix_len:].decode("latin-1") or "/"
+    return CheckRequest(
+        method=scope["method"],
+        host=headers.get("host", ""),
+        path=path,
+        query=scope["query_string"].decode("latin-1"),
+        route=headers.get(ROUTE_HEADER),
+        client_ip=last_hop(headers.get("x-forwarded-for")),
+        proto=headers.get("x-forwarded-proto", "http"),
+        cookie=headers.get("cookie"),
+        authorization=headers.get("authorization"),
+        accept=headers.get("accept"),
+        request_id=headers.get("x-request-id"),
+        traceparent=headers.get("traceparent"),
+        defect=None if repeated is None else f"repeated header: {repeated}",
+    )
+
+
+__all__ = ["HEALTH_PATH", "create_app", "translate"]

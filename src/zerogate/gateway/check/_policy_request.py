@@ -1,0 +1,46 @@
+"""The PDP's question for one check (docs/policy.md schema), and the answer's line for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zerogate.gateway.check._authn import IDP, Identity
+from zerogate.gateway.check._model import CheckRequest
+from zerogate.policy import Decision, Entity, EntityUID, Outcome, Request
+
+
+def policy_request(req: CheckRequest, route: str, action: str, identity: Identity) -> Request:
+    """The PDP's question (docs/policy.md schema); `time` is filled in by the PDP."""
+    p = identity.principal
+    uid = EntityUID("User", p.username)
+    attrs: dict[str, Any] = {"email": p.email, "idp": IDP}
+    if p.display_name:
+        attrs["name"] = p.display_name
+    entity = Entity(uid, attrs, tuple(EntityUID("Group", g) for g in p.groups))
+    context = {
+        "authn": {
+            "mfa": identity.mfa,
+            "amr": list(identity.amr),
+            "auth_age_s": identity.auth_age_s,
+            "idp": IDP,
+            "acr": identity.acr,
+        },
+        "network": {"ip": req.client_ip, "tls": req.proto == "https"},
+        "risk": {"score": 0, "signals": []},  # no risk engine yet: every request scores 0
+    }
+    return Request(uid, EntityUID("Action", action), EntityUID("Route", route), context, (entity,))
+
+
+def human_reason(decision: Decision) -> str:
+    """One line for the person denied: a policy's `@reason`, never its id, text or location."""
+    explanation = decision.explanation
+    if decision.outcome is Outcome.POLICY_ERROR or explanation is None:
+        return "Access could not be confirmed by policy, so it was denied."
+    for policy in (*explanation.forbids[:1], *explanation.closest_permits[:1]):
+        if policy.reason:
+            text = policy.reason.strip()
+            return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+    return "No policy gives you access here."
+
+
+__all__ = ["human_reason", "policy_request"]

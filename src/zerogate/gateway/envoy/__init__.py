@@ -1,0 +1,50 @@
+"""Envoy as Zerogate's data plane: the route model, generated config, validation, supervision.
+
+See docs/gateway.md. Knows nothing of Cedar: a route names its Cedar resource id and the check
+service, reached by Envoy's ext_authz filter, does the deciding.
+"""
+
+from zerogate.gateway.envoy._bootstrap import build_bootstrap, build_validation_bootstrap
+from zerogate.gateway.envoy._clusters import AUTHZ_CLUSTER, build_clusters
+from zerogate.gateway.envoy._headers import (
+    CHECK_REQUEST_HEADERS,
+    ROUTE_HEADER,
+    SPOOFABLE_HEADERS,
+    SPOOFABLE_PREFIXES,
+    ZEROGATE_PREFIX,
+)
+from zerogate.gateway.envoy._listener import build_listener
+from zerogate.gateway.envoy._process import EnvoyProcess
+from zerogate.gateway.envoy._reload import EnvoyError
+from zerogate.gateway.envoy._restart import RestartPolicy
+from zerogate.gateway.envoy._route_config import build_route_config
+from zerogate.gateway.envoy._routes import Gateway, Route
+from zerogate.gateway.envoy._validate import check_config, find_envoy, validate
+from zerogate.gateway.envoy._xds import XdsDocument, XdsKind, XdsLayout, XdsSnapshot, render
+
+__all__ = [
+    "AUTHZ_CLUSTER",
+    "CHECK_REQUEST_HEADERS",
+    "ROUTE_HEADER",
+    "SPOOFABLE_HEADERS",
+    "SPOOFABLE_PREFIXES",
+    "ZEROGATE_PREFIX",
+    "EnvoyError",
+    "EnvoyProcess",
+    "Gateway",
+    "RestartPolicy",
+    "Route",
+    "XdsDocument",
+    "XdsKind",
+    "XdsLayout",
+    "XdsSnapshot",
+    "build_bootstrap",
+    "build_clusters",
+    "build_listener",
+    "build_route_config",
+    "build_validation_bootstrap",
+    "check_config",
+    "find_envoy",
+    "render",
+    "validate",
+]

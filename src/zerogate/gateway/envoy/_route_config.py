@@ -1,0 +1,113 @@
+"""The route table (RDS): one virtual host per route host, and 404 for everything else.
+
+There is no default upstream: a request for a host no route names, or for a path no route of
+its host covers, gets a 404 from Envoy itself, without a call to the check service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zerogate.gateway.envoy._clusters import cluster_name, endpoint_of, seconds
+from zerogate.gateway.envoy._headers import ROUTE_HEADER
+from zerogate.gateway.envoy._routes import Gateway, Route
+
+ROUTE_CONFIG_NAME = "zerogate_routes"
+EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz"
+ROUTE_HEADER_FILTER = "zerogate.route_header"
+UNKNOWN_HOST = "zerogate_unknown_host"  # no host name has '_', so no route host collides
+NOT_FOUND_ROUTE = "zerogate_not_found"
+
+_EXT_AUTHZ_PER_ROUTE = (
+    "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute"
+)
+_HEADER_MUTATION_PER_ROUTE = (
+    "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute"
+)
+
+
+def build_route_config(gateway: Gateway) -> dict[str, Any]:
+    by_host: dict[str, list[Route]] = {}
+    for route in gateway.routes:
+        for host in dict.fromkeys(route.hosts):
+            by_host.setdefault(host, []).append(route)
+    virtual_hosts = [_virtual_host(host, by_host[host]) for host in sorted(by_host)]
+    virtual_hosts.append({"name": UNKNOWN_HOST, "domains": ["*"], "routes": [_not_found()]})
+    return {"name": ROUTE_CONFIG_NAME, "virtual_hosts": virtual_hosts}
+
+
+def _virtual_host(host: str, routes: list[Route]) -> dict[str, Any]:
+    # Envoy takes the first route that matches: most specific prefix first.
+    ordered = sorted(routes, key=lambda r: (-len(r.path_prefix), r.path_prefix))
+    entries = [_route(route) for route in ordered]
+    if not any(route.path_prefix == "/" for route in routes):
+        entries.append(_not_found())
+    return {"name": host, "domains": [host], "routes": entries}
+
+
+def _route(route: Route) -> dict[str, Any]:
+    action: dict[str, Any] = {
+        "cluster": cluster_name(endpoint_of(route.upstream)),
+        "timeout": seconds(route.timeout_s),
+    }
+    if route.websockets:
+        action["upgrade_configs"] = [{"upgrade_type": "websocket", "enabled": True}]
+    entry: dict[str, Any] = {
+        "name": route.name,
+        "match": path_match(route.path_prefix),
+        "route": action,
+        "typed_per_filter_config": {
+            ROUTE_HEADER_FILTER: _route_header(route.resource_id),
+            EXT_AUTHZ_FILTER: _ext_authz_per_route(route),
+        },
+    }
+    if route.strip_headers:
+        # Applied by the router, after the check: the check service still sees these headers.
+        entry["request_headers_to_remove"] = list(route.strip_headers)
+    return entry
+
+
+def path_match(prefix: str) -> dict[str, str]:
+    """`/app` matches `/app` and `/app/...` (never `/apple`); `/` and `/app/` match as prefixes."""
+    if prefix.endswith("/"):
+        return {"prefix": prefix}
+    return {"path_separated_prefix": prefix}
+
+
+def _route_header(resource_id: str) -> dict[str, Any]:
+    # Runs in a filter before ext_authz (route-level request_headers_to_add would only be applied
+    # by the router, after the check): the check service learns which route it is deciding.
+    return {
+        "@type": _HEADER_MUTATION_PER_ROUTE,
+        "mutations": {
+            "request_mutations": [
+                {
+                    "append": {
+                        "header": {"key": ROUTE_HEADER, "value": resource_id},
+                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                    },
+                },
+            ],
+        },
+    }
+
+
+def _ext_authz_per_route(route: Route) -> dict[str, Any]:
+    if route.allow_public:
+        return {"@type": _EXT_AUTHZ_PER_ROUTE, "disabled": True}
+    # HTTP-mode ext_authz does not send context_extensions (only gRPC CheckRequests carry them);
+    # they are set for a gRPC check service and for Envoy's config dump. The header above is
+    # what the HTTP check service reads.
+    extensions = {"route": route.name, "resource_id": route.resource_id}
+    return {"@type": _EXT_AUTHZ_PER_ROUTE, "check_settings": {"context_extensions": extensions}}
+
+
+def _not_found() -> dict[str, Any]:
+    return {
+        "name": NOT_FOUND_ROUTE,
+        "match": {"prefix": "/"},
+        "direct_response": {"status": 404, "body": {"inline_string": "not found\n"}},
+        "typed_per_filter_config": {
+            EXT_AUTHZ_FILTER: {"@type": _EXT_AUTHZ_PER_ROUTE, "disabled": True},
+        },
+    }
