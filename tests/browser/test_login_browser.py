@@ -224,7 +224,7 @@ def test_browser_signs_in_at_the_url_zerogate_up_prints(page: Page, tmp_path: Pa
     """`zerogate user add`, then `zerogate up`: the printed sign-in URL works in a browser."""
     shutil.copytree(EXAMPLES, tmp_path / "examples" / "policies")
     cli = [sys.executable, "-m", "zerogate.cli"]
-    env = {**os.environ, "ZEROGATE_SERVER__PORT": "0"}
+    env = {**os.environ, "ZEROGATE_SERVER__PORT": "0", "ZEROGATE_GATEWAY__PORT": "0"}
     add = [*cli, "user", "add", "ada", "--email", "ada@example.test", "--password-stdin"]
     subprocess.run(add, input=GOOD_PASSWORD + "\n", text=True, cwd=tmp_path, env=env, check=True)
     proc = subprocess.Popen(

@@ -84,7 +84,8 @@ def running(
 
 def test_up_prints_a_working_service_with_embedded_defaults(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, tmp_path / "examples" / "policies")
-    with running(["up"], tmp_path, {"ZEROGATE_SERVER__PORT": "0"}, "PDP (AuthZEN)") as (
+    up_env = {"ZEROGATE_SERVER__PORT": "0", "ZEROGATE_GATEWAY__PORT": "0"}
+    with running(["up"], tmp_path, up_env, "PDP (AuthZEN)") as (
         base,
         banner,
     ):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
@@ -33,7 +33,12 @@ log = logging.getLogger("zerogate.app")
 
 @contextlib.asynccontextmanager
 async def idp_service(
-    store: Store, settings: Settings, *, clock: Clock, public_url: str
+    store: Store,
+    settings: Settings,
+    *,
+    clock: Clock,
+    public_url: str,
+    return_origins: Sequence[str] = (),
 ) -> AsyncIterator[Starlette]:
     """The IdP web app at `public_url` (its issuer); raises ConfigError for an unusable URL."""
     keys = StoreKeyRing(store)
@@ -55,6 +60,7 @@ async def idp_service(
             oidc=OIDCProvider(store, keys, provider_settings(settings.oidc, public_url)),
             passkeys=_passkeys(store, public_url),
             upstreams=upstreams,
+            return_origins=return_origins,
         )
         async with maintained(keys, clock=clock):
             yield app

@@ -1,9 +1,18 @@
-"""Runs an ASGI app with uvicorn inside our own event loop, with a start-up banner."""
+"""Runs ASGI apps with uvicorn inside our own event loop, with a start-up banner.
+
+`serve` runs the front app until SIGINT/SIGTERM; `background_server` runs a companion (the check
+service, the demo app) on a socket of its own that stops when the block ends, so one signal
+stops everything.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -18,16 +27,7 @@ async def serve(
     log_level: str = "warning",
 ) -> None:
     """Serve until SIGINT/SIGTERM; `on_started` gets the base URL once the socket listens."""
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        lifespan="off",
-        access_log=False,
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(_config(app, host=host, port=port, log_level=log_level))
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no started event
         await asyncio.sleep(0.02)
@@ -35,3 +35,57 @@ async def serve(
         bound_port = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
         on_started(f"http://{host}:{bound_port}")
     await task
+
+
+class _Companion(uvicorn.Server):
+    """A server that leaves signals to the front server and stops when told to."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def background_server(app: Any, sock: socket.socket) -> AsyncIterator[None]:
+    """Serve `app` on an already bound `sock` while the block runs."""
+    server = _Companion(_config(app, host=None, port=None, log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # noqa: ASYNC110 - as above
+        await asyncio.sleep(0.01)
+    if task.done():
+        await task  # start-up failed: raise it here
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+def loopback_socket(port: int = 0) -> socket.socket:
+    """A TCP socket bound on 127.0.0.1 (`port` 0: one the OS picks)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+def _config(app: Any, *, host: str | None, port: int | None, log_level: str) -> uvicorn.Config:
+    options: dict[str, Any] = {"host": host, "port": port} if host is not None else {}
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="off",
+        access_log=False,
+        server_header=False,
+        **options,
+    )
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (systemd, `timeout`, `docker stop`) end us like Ctrl-C does: by unwinding,
+    so child processes such as Envoy are stopped rather than left behind."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

@@ -15,12 +15,13 @@ from typing import TextIO
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
+from zerogate.app._gateway_service import RunningGateway, free_port, gateway_service
 from zerogate.app._idp_service import idp_service
 from zerogate.app._pdp_service import DEFAULT_EXAMPLES, PDPService, pdp_service
-from zerogate.app._serve import serve
+from zerogate.app._serve import serve, stop_on_sigterm
 from zerogate.clock import SystemClock
 from zerogate.config import Settings
-from zerogate.errors import ConfigError
+from zerogate.errors import ConfigError, ZerogateError
 
 # Hosts whose pages a browser on this machine reaches as http://localhost (Secure cookies work
 # there without TLS); any other host needs `server.public_url` with https.
@@ -29,6 +30,7 @@ _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""})
 
 def run_all_in_one(settings: Settings, *, out: TextIO = sys.stdout) -> None:
     """Start the PDP with its AuthZEN face and the sign-in pages; blocks until interrupted."""
+    stop_on_sigterm()
     asyncio.run(_main(settings, out))
 
 
@@ -38,21 +40,53 @@ async def _main(settings: Settings, out: TextIO) -> None:
     # ephemeral port (0) is chosen here rather than by the server.
     port = settings.server.port or _free_port(settings.server.host)
     login_url = settings.server.public_url or _local_url(settings.server.host, port)
+    gateway_port = settings.gateway.port or free_port()
+    gateway_url = f"http://localhost:{gateway_port}"
     async with pdp_service(settings, clock=clock, default_bundle=DEFAULT_EXAMPLES) as svc:
         app, login_off = svc.app, "set server.public_url to the https URL people sign in at"
+        gateway: RunningGateway | None = None
+        gateway_off = "off ([gateway] enabled = false)"
         async with contextlib.AsyncExitStack() as stack:
             if login_url:
                 try:
                     login = await stack.enter_async_context(
-                        idp_service(svc.store, settings, clock=clock, public_url=login_url)
+                        idp_service(
+                            svc.store,
+                            settings,
+                            clock=clock,
+                            public_url=login_url,
+                            return_origins=[gateway_url],
+                        )
                     )
                     app, login_off = _front(svc.app, login), ""
                 except ConfigError as exc:
                     login_off = "; ".join(str(d) for d in exc.details) or exc.message
+            if settings.gateway.enabled and not login_off:
+                try:
+                    gateway = await stack.enter_async_context(
+                        gateway_service(
+                            settings,
+                            svc,
+                            clock=clock,
+                            idp_url=login_url.rstrip("/"),
+                            port=gateway_port,
+                            workdir=settings.data_dir / "envoy",
+                        )
+                    )
+                except (ZerogateError, OSError) as exc:
+                    gateway_off = f"off: {exc}"
 
             def started(base: str) -> None:
                 shown = None if login_off else login_url.rstrip("/")
-                print(banner(svc, base, login_url=shown, login_off=login_off), file=out, flush=True)
+                text = banner(
+                    svc,
+                    base,
+                    login_url=shown,
+                    login_off=login_off,
+                    gateway=gateway,
+                    gateway_off=gateway_off,
+                )
+                print(text, file=out, flush=True)
 
             await serve(app, host=settings.server.host, port=port, on_started=started)
 
@@ -73,7 +107,15 @@ def _free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
-def banner(svc: PDPService, base: str, *, login_url: str | None = None, login_off: str = "") -> str:
+def banner(
+    svc: PDPService,
+    base: str,
+    *,
+    login_url: str | None = None,
+    login_off: str = "",
+    gateway: RunningGateway | None = None,
+    gateway_off: str = "off",
+) -> str:
     """What a person needs to try the running service right away."""
     bundle = svc.pdp.bundle
     example = (
@@ -93,6 +135,7 @@ def banner(svc: PDPService, base: str, *, login_url: str | None = None, login_of
         if login_url
         else f"  sign in        off: {login_off}",
         *([f"  OIDC issuer    {login_url}"] if login_url else []),
+        f"  gateway        {gateway.url}/" if gateway else f"  gateway        {gateway_off}",
         f"  health         {base}/healthz",
         "",
     ]
@@ -103,6 +146,7 @@ def banner(svc: PDPService, base: str, *, login_url: str | None = None, login_of
             f"Sign in at {login_url}/login, then set up an authenticator app on the account page.",
             "  zerogate mfa list ada                # the user's second factors",
             "  zerogate mfa recovery-codes ada      # a new set of recovery codes",
+            *(_demo_steps(gateway) if gateway is not None and gateway.demo else []),
             "Let an app sign people in with OpenID Connect (discovery at the issuer URL):",
             "  zerogate client add MyApp --redirect-uri https://app.example.com/callback",
             "",
@@ -117,3 +161,11 @@ def banner(svc: PDPService, base: str, *, login_url: str | None = None, login_of
             "Press Ctrl+C to stop.",
         ]
     )
+
+
+def _demo_steps(gateway: RunningGateway) -> list[str]:
+    return [
+        f"The demo app is behind the gateway at {gateway.url}/ (policy: employees may read it):",
+        "  zerogate group add employees && zerogate group add-member employees ada",
+        "Put your own app behind it with a [routes.NAME] table in zerogate.toml (docs/gateway.md).",
+    ]

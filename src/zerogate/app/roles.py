@@ -8,7 +8,7 @@ from typing import TextIO
 
 from zerogate.app._idp_service import idp_service
 from zerogate.app._pdp_service import pdp_service
-from zerogate.app._serve import serve
+from zerogate.app._serve import serve, stop_on_sigterm
 from zerogate.app.admin import open_migrated
 from zerogate.clock import SystemClock
 from zerogate.config import Settings
@@ -24,6 +24,7 @@ def run_role(role: str, settings: Settings, *, out: TextIO = sys.stdout) -> None
             f"unknown role {role!r}",
             details=[ErrorDetail("role_unknown", "ROLE", f"choose one of: {', '.join(ROLES)}")],
         )
+    stop_on_sigterm()
     asyncio.run(_pdp(settings, out) if role == "pdp" else _idp(settings, out))
 
 

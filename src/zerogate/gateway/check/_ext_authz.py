@@ -42,11 +42,17 @@ _WANTED = frozenset(
 
 
 def create_app(
-    checker: Checker, *, path_prefix: str = "/check", ready: Callable[[], bool] | None = None
+    checker: Checker,
+    *,
+    path_prefix: str = "/check",
+    ready: Callable[[], bool] | None = None,
+    public_port: int | None = None,
 ) -> Starlette:
     """The ext_authz HTTP face: any method on `{path_prefix}/...`, and `GET /healthz`.
 
-    `ready` gates `/healthz` (503 until it returns True), as for the AuthZEN app.
+    `ready` gates `/healthz` (503 until it returns True), as for the AuthZEN app. Envoy strips
+    the port from `Host` before routing; `public_port` (the gateway's, when not 80/443) puts it
+    back into the URLs browsers are sent back to after signing in.
     """
     if not path_prefix.startswith("/") or path_prefix.endswith("/") or "{" in path_prefix:
         raise ConfigError(
@@ -54,7 +60,7 @@ def create_app(
             details=[ErrorDetail("config_invalid", "path_prefix", repr(path_prefix))],
         )
     routes = [
-        Route(f"{path_prefix}/{{path:path}}", _ExtAuthz(checker, path_prefix)),
+        Route(f"{path_prefix}/{{path:path}}", _ExtAuthz(checker, path_prefix, public_port)),
         Route(HEALTH_PATH, health(ready), methods=["GET"]),
     ]
     return Starlette(routes=routes)
@@ -63,16 +69,17 @@ def create_app(
 class _ExtAuthz:
     """An ASGI endpoint (not a function, so Starlette passes the raw scope through)."""
 
-    def __init__(self, checker: Checker, prefix: str) -> None:
+    def __init__(self, checker: Checker, prefix: str, public_port: int | None) -> None:
         self._checker = checker
         self._prefix_len = len(prefix)
+        self._port = None if public_port in (None, 80, 443) else public_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        result = await self._checker.check(translate(scope, self._prefix_len))
+        result = await self._checker.check(translate(scope, self._prefix_len, self._port))
         await send_result(send, result)
 
 
-def translate(scope: Scope, prefix_len: int) -> CheckRequest:
+def translate(scope: Scope, prefix_len: int, public_port: int | None = None) -> CheckRequest:
     """An ext_authz request as a `CheckRequest`: the original path is what follows the prefix.
 
     The raw (still percent-encoded) path is used, so the URL we send a browser back to is the
@@ -84,9 +91,12 @@ def translate(scope: Scope, prefix_len: int) -> CheckRequest:
     if root and raw_path.startswith(root):  # uvicorn's raw_path includes --root-path
         raw_path = raw_path[len(root) :]
     path = raw_path[prefix_len:].decode("latin-1") or "/"
+    host = headers.get("host", "")
+    if public_port is not None and host and ":" not in host:
+        host = f"{host}:{public_port}"
     return CheckRequest(
         method=scope["method"],
-        host=headers.get("host", ""),
+        host=host,
         path=path,
         query=scope["query_string"].decode("latin-1"),
         route=headers.get(ROUTE_HEADER),

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import random
 import signal
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,6 +31,8 @@ from zerogate.gateway.envoy._restart import RestartPolicy
 from zerogate.gateway.envoy._routes import Gateway
 from zerogate.gateway.envoy._validate import check_config, find_envoy
 from zerogate.gateway.envoy._xds import XdsLayout, render
+
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 log = logging.getLogger("zerogate.gateway.envoy")
 
@@ -212,6 +216,10 @@ class EnvoyProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             limit=MAX_LINE_BYTES,
+            # Its own session: a Ctrl-C in our terminal reaches us, and we stop Envoy in order
+            # (it must not die first and be restarted mid-shutdown).
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._process = process
         self._started_at = self._monotonic()
@@ -305,3 +313,12 @@ class EnvoyProcess:
         """What Envoy said last (warnings and errors), for an error message."""
         lines = self._relay.since(0) if self._relay is not None else []
         return "; ".join(lines[-5:]) or "no message from envoy"
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM it if the supervising process dies (Linux), so a
+    killed Zerogate never leaves an Envoy holding its ports."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

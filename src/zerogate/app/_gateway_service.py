@@ -1,0 +1,146 @@
+"""The gateway as a service: the check service, Envoy in front of the configured routes (or the
+demo app), and the change feed keeping the check's caches honest."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from zerogate.app._demo import demo_app
+from zerogate.app._pdp_service import PDPService
+from zerogate.app._serve import background_server, loopback_socket
+from zerogate.app.admin import directory, record_session_change
+from zerogate.clock import Clock
+from zerogate.config import RouteSettings, Settings, split_from
+from zerogate.control import TOPIC_ENTITY_CHANGED
+from zerogate.gateway.check import Checker
+from zerogate.gateway.check import RouteSettings as CheckRoute
+from zerogate.gateway.check import create_app as create_check_app
+from zerogate.gateway.envoy import EnvoyProcess, Gateway, Route
+from zerogate.identity import Sessions
+from zerogate.identity.oidc import GrantStatus
+from zerogate.tokens import StoreKeyRing
+
+DEMO_ROUTE = "demo"
+DEMO_POLICY = "wiki-web"  # a Route of the example policies: employees may read it
+KEY_REFRESH_S = 300.0  # new signing keys are announced an hour before they sign
+log = logging.getLogger("zerogate.app")
+
+
+@dataclass(frozen=True, slots=True)
+class RunningGateway:
+    url: str  # where people reach the routes
+    routes: tuple[Route, ...]
+    demo: bool  # the demo app is the (only) route
+
+
+@contextlib.asynccontextmanager
+async def gateway_service(
+    settings: Settings,
+    svc: PDPService,
+    *,
+    clock: Clock,
+    idp_url: str,
+    port: int,
+    workdir: Path,
+) -> AsyncIterator[RunningGateway]:
+    """Start the check service and Envoy on `port`; stop both (and the demo app) on exit."""
+    conf = settings.gateway
+    admin_port = conf.admin_port or free_port()
+    async with contextlib.AsyncExitStack() as stack:
+        routes, demo = _routes(settings, port)
+        if demo:
+            demo_sock = loopback_socket()
+            stack.callback(demo_sock.close)  # after the server has stopped (LIFO)
+            await stack.enter_async_context(background_server(demo_app(), demo_sock))
+            upstream = f"http://127.0.0.1:{demo_sock.getsockname()[1]}"
+            routes = (
+                Route(DEMO_ROUTE, hosts=("localhost",), upstream=upstream, resource_id=DEMO_POLICY),
+            )
+        keys = StoreKeyRing(svc.store, signer=False)
+        await keys.refresh()
+        checker = Checker(
+            svc.pdp,
+            Sessions(svc.store, on_change=record_session_change),
+            directory(svc.store, settings),
+            keys,
+            issuer=idp_url,
+            clock=clock,
+            login_url=f"{idp_url}/login",
+            routes={
+                (r.policy or name): CheckRoute(mfa_max_age_s=r.mfa_max_age_s or None)
+                for name, r in settings.routes.items()
+            },
+            token_status=GrantStatus(svc.store),
+        )
+        stack.push_async_callback(_cancel, asyncio.create_task(_follow(svc, checker)))
+        stack.push_async_callback(_cancel, asyncio.create_task(_refresh(keys)))
+        check_sock = loopback_socket(conf.check_port)
+        stack.callback(check_sock.close)
+        check_app = create_check_app(checker, public_port=port)
+        await stack.enter_async_context(background_server(check_app, check_sock))
+        gateway = Gateway(
+            listen_host=conf.host,
+            listen_port=port,
+            admin_port=admin_port,
+            authz_url=f"http://127.0.0.1:{check_sock.getsockname()[1]}",
+            routes=routes,
+            concurrency=conf.concurrency,
+        )
+        envoy = EnvoyProcess(gateway, workdir=workdir)
+        await envoy.start()
+        stack.push_async_callback(envoy.aclose)
+        yield RunningGateway(url=f"http://localhost:{port}", routes=routes, demo=demo)
+
+
+def _routes(settings: Settings, port: int) -> tuple[tuple[Route, ...], bool]:
+    """The configured routes as Envoy routes; none configured: the demo app (filled in later)."""
+    if not settings.routes:
+        return (), True
+    return tuple(_route(name, r) for name, r in sorted(settings.routes.items())), False
+
+
+def _route(name: str, conf: RouteSettings) -> Route:
+    host, path = split_from(conf.from_)
+    return Route(
+        name,
+        hosts=(host.rsplit(":", 1)[0] if host.count(":") == 1 else host,),
+        upstream=conf.to,
+        path_prefix=path,
+        resource_id=conf.policy or name,
+        allow_public=conf.allow_public,
+        timeout_s=conf.timeout_s,
+        websockets=conf.websockets,
+        pass_headers=conf.pass_headers,
+    )
+
+
+async def _follow(svc: PDPService, checker: Checker) -> None:
+    """Drop cached sessions and principals that an `entity.changed` event invalidates."""
+    after = await svc.bus.last_seq()
+    async for event in svc.bus.subscribe(topics=[TOPIC_ENTITY_CHANGED], after_seq=after):
+        checker.entity_changed(event.payload)
+
+
+async def _refresh(keys: StoreKeyRing) -> None:
+    while True:
+        await asyncio.sleep(KEY_REFRESH_S)
+        try:
+            await keys.refresh()
+        except Exception:  # the next round retries; verification keeps the keys it has
+            log.exception("refreshing verification keys failed")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def free_port() -> int:
+    with loopback_socket() as probe:
+        return int(probe.getsockname()[1])

@@ -1,0 +1,157 @@
+"""`zerogate up` as a person meets it: the demo app behind a real Envoy, signing in on the way.
+
+Chromium asks the gateway for the demo app, is sent to the sign-in page, signs in, comes back
+through the IdP's `/continue` and sees the app greet it by name with the identity headers the
+check service set. A user outside the policy gets the 403 page with a decision id; an API client
+without a token gets a Bearer challenge; a spoofed identity header never reaches the app.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.browser.test_login_browser import browser
+from tests.identity._support import GOOD_PASSWORD
+from tests.policy._org import EXAMPLES
+
+CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None and not os.environ.get("CI"):
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page  # noqa: E402
+
+__all__ = ["browser"]
+pytestmark = pytest.mark.e2e
+CLI = [sys.executable, "-m", "zerogate.cli"]
+
+
+def _cli(tmp_path: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> None:
+    subprocess.run(
+        [*CLI, *args],
+        input=stdin,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """`zerogate up` in a fresh directory, with ada (an employee) and eve (not one)."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples" / "policies")
+    env = {**os.environ, "ZEROGATE_SERVER__PORT": "0", "ZEROGATE_GATEWAY__PORT": "0"}
+    for name in ("ada", "eve"):
+        _cli(
+            tmp_path,
+            env,
+            "user",
+            "add",
+            name,
+            "--email",
+            f"{name}@example.test",
+            "--password-stdin",
+            stdin=GOOD_PASSWORD + "\n",
+        )
+    _cli(tmp_path, env, "group", "add", "employees")
+    _cli(tmp_path, env, "group", "add-member", "employees", "ada")
+    proc = subprocess.Popen(
+        [*CLI, "up"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen: list[str] = []
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("Press Ctrl+C"):
+                break
+        watchdog.cancel()
+        text = "".join(seen)
+        login = re.search(r"sign in +(http://localhost:\d+)/login", text)
+        gateway = re.search(r"gateway +(http://localhost:\d+)/", text)
+        assert login and gateway, text
+        yield {"login": login.group(1), "gateway": gateway.group(1)}
+    finally:
+        watchdog.cancel()
+        proc.send_signal(signal.SIGINT)  # the process this test started; it stops its Envoy
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+    leftover = subprocess.run(
+        ["pgrep", "-f", str(tmp_path / ".zerogate" / "envoy")], capture_output=True, text=True
+    )
+    assert leftover.stdout.strip() == "", "zerogate up left its Envoy running"
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser profile (a 403 is expected here, so console errors are not failures)."""
+    context = browser.new_context(locale="en-US")
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
+def _sign_in(page: Page, username: str) -> None:
+    page.get_by_label("Username or email").fill(username)
+    page.get_by_label("Password").fill(GOOD_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_person_signs_in_through_the_gateway_and_reaches_the_demo_app(
+    page: Page, up: dict[str, str]
+) -> None:
+    page.goto(f"{up['gateway']}/reports?year=2026")
+    page.wait_for_url(f"{up['login']}/login?**")
+    _sign_in(page, "ada")
+    page.wait_for_url(f"{up['gateway']}/reports?year=2026")
+    text = page.locator("body").inner_text()
+    assert "Hello, ada" in text
+    assert "x-zerogate-decision-id" in text
+    assert "employees" in text  # x-zerogate-groups
+
+
+def test_someone_outside_the_policy_gets_the_explained_403(page: Page, up: dict[str, str]) -> None:
+    page.goto(f"{up['gateway']}/")
+    page.wait_for_url(f"{up['login']}/login?**")
+    with page.expect_response(lambda r: r.url.startswith(up["gateway"])) as landed:
+        _sign_in(page, "eve")
+    assert landed.value.status == 403
+    body = page.locator("body").inner_text()
+    assert "Hello" not in body
+    assert re.search(r"[0-9a-f]{16,}", body), body  # the decision id to quote to support
+
+
+def test_api_clients_get_a_bearer_challenge_and_cannot_spoof_identity(up: dict[str, str]) -> None:
+    reply = httpx.get(
+        f"{up['gateway']}/api/whoami",
+        headers={"Accept": "application/json", "x-zerogate-user": "admin"},
+        timeout=10,
+    )
+    assert reply.status_code == 401
+    assert reply.headers["www-authenticate"].startswith("Bearer")
+    assert "relying party" not in reply.text and "identity" not in reply.text
