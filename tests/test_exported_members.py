@@ -23,6 +23,7 @@ FACES = [
     "zerogate.idp",
     "zerogate.policy",
     "zerogate.policy.testing",
+    "zerogate.sdk",
     "zerogate.store",
     "zerogate.tokens",
 ]

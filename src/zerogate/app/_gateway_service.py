@@ -17,7 +17,7 @@ from zerogate.app.admin import directory, record_session_change
 from zerogate.clock import Clock
 from zerogate.config import RouteSettings, Settings, split_from
 from zerogate.control import TOPIC_ENTITY_CHANGED
-from zerogate.gateway.check import Checker
+from zerogate.gateway.check import AssertionSigner, Checker
 from zerogate.gateway.check import RouteSettings as CheckRoute
 from zerogate.gateway.check import create_app as create_check_app
 from zerogate.gateway.envoy import EnvoyProcess, Gateway, Route
@@ -56,12 +56,14 @@ async def gateway_service(
         if demo:
             demo_sock = loopback_socket()
             stack.callback(demo_sock.close)  # after the server has stopped (LIFO)
-            await stack.enter_async_context(background_server(demo_app(), demo_sock))
+            sample = demo_app(issuer=idp_url, audience=DEMO_POLICY)
+            await stack.enter_async_context(background_server(sample, demo_sock))
             upstream = f"http://127.0.0.1:{demo_sock.getsockname()[1]}"
             routes = (
                 Route(DEMO_ROUTE, hosts=("localhost",), upstream=upstream, resource_id=DEMO_POLICY),
             )
-        keys = StoreKeyRing(svc.store, signer=False)
+        # Signs assertions with the IdP's active key (the IdP creates and rotates it).
+        keys = StoreKeyRing(svc.store)
         await keys.refresh()
         checker = Checker(
             svc.pdp,
@@ -76,6 +78,7 @@ async def gateway_service(
                 for name, r in settings.routes.items()
             },
             token_status=GrantStatus(svc.store),
+            assertions=AssertionSigner(keys, issuer=idp_url),
         )
         stack.push_async_callback(_cancel, asyncio.create_task(_follow(svc, checker)))
         stack.push_async_callback(_cancel, asyncio.create_task(_refresh(keys)))

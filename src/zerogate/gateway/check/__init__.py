@@ -5,6 +5,11 @@
 `auth_request`, Caddy `forward_auth` and Traefik ForwardAuth. See docs/check.md.
 """
 
+from zerogate.gateway.check._assertion import (
+    ASSERTION_HEADER,
+    MAX_ASSERTION_LIFETIME,
+    AssertionSigner,
+)
 from zerogate.gateway.check._authn import TokenStatus
 from zerogate.gateway.check._caches import MAX_SESSION_TTL_S, SessionCache
 from zerogate.gateway.check._checker import ACTIONS, Checker
@@ -23,10 +28,13 @@ from zerogate.gateway.check._responses import DECISION_ID_HEADER, UPSTREAM_HEADE
 
 __all__ = [
     "ACTIONS",
+    "ASSERTION_HEADER",
     "DECISION_ID_HEADER",
+    "MAX_ASSERTION_LIFETIME",
     "MAX_SESSION_TTL_S",
     "ROUTE_HEADER",
     "UPSTREAM_HEADERS",
+    "AssertionSigner",
     "CheckRecord",
     "CheckRequest",
     "CheckResult",

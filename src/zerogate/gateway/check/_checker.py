@@ -18,6 +18,7 @@ from zerogate._types import DecisionID
 from zerogate.clock import Clock
 from zerogate.errors import ConfigError, ErrorDetail
 from zerogate.gateway.check import _responses as respond
+from zerogate.gateway.check._assertion import ASSERTION_HEADER, AssertionSigner
 from zerogate.gateway.check._authn import Authenticator, CredentialsRejected, Identity, TokenStatus
 from zerogate.gateway.check._caches import Principal, RevokedSessions, SessionCache, TTLCache
 from zerogate.gateway.check._limits import problem_with
@@ -83,6 +84,7 @@ class Checker:
         token_status: TokenStatus | None = None,
         revoked_session_keep_s: float = MAX_ACCESS_TOKEN_LIFETIME_S,
         on_decision: DecisionRecorder | None = None,
+        assertions: AssertionSigner | None = None,
     ) -> None:
         decision_ttl = pdp.cache.ttl_s if pdp.cache is not None else 15.0
         ttl = min(5.0, decision_ttl) if principal_ttl_s is None else principal_ttl_s
@@ -94,6 +96,7 @@ class Checker:
             )
         self._pdp = pdp
         self._clock = clock
+        self._assertions = assertions
         self._urls = respond.SignInURLs(login_url, step_up_url)
         self._routes = dict(routes or {})
         self._principals: TTLCache[str, Principal] = TTLCache(
@@ -133,6 +136,8 @@ class Checker:
         self._revoked.add(ids)
         if self._session_cache is not None:
             self._session_cache.drop(ids)
+        if self._assertions is not None:
+            self._assertions.forget(set(ids))
 
     def drop_users(self, usernames: Iterable[str]) -> None:
         """These users changed (groups, email, disabled): reload them on their next request."""
@@ -212,7 +217,11 @@ class Checker:
         step = step_up_for_route(self._routes.get(req.route), identity)
         if step is not None:
             return respond.step_up(req, self._urls, step, decision_id, bearer=bearer)
-        return respond.allow(identity, decision_id)
+        extra: tuple[tuple[str, str], ...] = ()
+        if self._assertions is not None:
+            token = self._assertions.assertion(identity, req.route or "", now=self._clock.now())
+            extra = ((ASSERTION_HEADER, token),)
+        return respond.allow(identity, decision_id, extra=extra)
 
     def _failed(self, req: CheckRequest, trace: _Trace, exc: Exception) -> CheckResult:
         """Fail closed (PEP-01): the store, the PDP or our own code broke; deny and say so."""

@@ -65,7 +65,9 @@ class SignInURLs:
         return f"{IDP_CONTINUE_PATH}?{urlencode({'to': req.url})}"
 
 
-def allow(identity: Identity, decision_id: DecisionID) -> CheckResult:
+def allow(
+    identity: Identity, decision_id: DecisionID, *, extra: tuple[tuple[str, str], ...] = ()
+) -> CheckResult:
     """200, with who the user is for the upstream (Envoy overwrites any client copies)."""
     p = identity.principal
     headers = (
@@ -73,6 +75,7 @@ def allow(identity: Identity, decision_id: DecisionID) -> CheckResult:
         ("x-zerogate-email", p.email),
         ("x-zerogate-groups", ",".join(p.groups)),
         (DECISION_ID_HEADER, decision_id),
+        *extra,
     )
     return CheckResult.allow(headers, decision_id)
 
