@@ -5,7 +5,12 @@ set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The forward-auth tests put real nginx (auth_request) and Caddy (forward_auth) in front of the check.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+# bench/gateway.py (and its smoke test) loads the gateway with wrk.
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

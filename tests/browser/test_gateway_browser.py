@@ -20,7 +20,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from tests._serve import loopback_socket, serving
 from tests.browser.test_login_browser import browser
 from tests.identity._support import GOOD_PASSWORD
 from tests.policy._org import EXAMPLES
@@ -49,9 +54,10 @@ def _cli(tmp_path: Path, env: dict[str, str], *args: str, stdin: str | None = No
 
 
 @pytest.fixture
-def up(tmp_path: Path) -> Iterator[dict[str, str]]:
+def up(tmp_path: Path, config: str) -> Iterator[dict[str, str]]:
     """`zerogate up` in a fresh directory, with ada (an employee) and eve (not one)."""
     shutil.copytree(EXAMPLES, tmp_path / "examples" / "policies")
+    (tmp_path / "zerogate.toml").write_text(config)
     env = {**os.environ, "ZEROGATE_SERVER__PORT": "0", "ZEROGATE_GATEWAY__PORT": "0"}
     for name in ("ada", "eve"):
         _cli(
@@ -139,9 +145,11 @@ def test_a_person_signs_in_through_the_gateway_and_reaches_the_demo_app(
 def test_someone_outside_the_policy_gets_the_explained_403(page: Page, up: dict[str, str]) -> None:
     page.goto(f"{up['gateway']}/")
     page.wait_for_url(f"{up['login']}/login?**")
-    with page.expect_response(lambda r: r.url.startswith(up["gateway"])) as landed:
-        _sign_in(page, "eve")
-    assert landed.value.status == 403
+    _sign_in(page, "eve")
+    page.wait_for_url(f"{up['gateway']}/")
+    landed = page.goto(f"{up['gateway']}/")
+    assert landed is not None
+    assert landed.status == 403
     body = page.locator("body").inner_text()
     assert "Hello" not in body
     assert re.search(r"[0-9a-f]{16,}", body), body  # the decision id to quote to support
@@ -156,3 +164,43 @@ def test_api_clients_get_a_bearer_challenge_and_cannot_spoof_identity(up: dict[s
     assert reply.status_code == 401
     assert reply.headers["www-authenticate"].startswith("Bearer")
     assert "identity" not in reply.text  # the demo app (which echoes identity) was not reached
+
+
+@pytest.fixture
+def echo_upstream() -> Iterator[str]:
+    """An app of the user's own: it answers with the identity headers it received."""
+
+    async def echo(request: Request) -> Response:
+        seen = {k: v for k, v in request.headers.items() if k.startswith("x-zerogate-")}
+        return JSONResponse({"path": request.url.path, "seen": seen})
+
+    app = Starlette(routes=[Route("/{path:path}", echo)])
+    with loopback_socket() as (sock, url), serving(app, sock):
+        yield url
+
+
+@pytest.fixture
+def config(echo_upstream: str, request: pytest.FixtureRequest) -> str:
+    if "own_host" not in request.node.name:
+        return ""
+    return f'[routes.app]\nfrom = "app.localhost/"\nto = "{echo_upstream}"\npolicy = "wiki-web"\n'
+
+
+def test_own_host_route_signs_in_through_the_handoff(page: Page, up: dict[str, str]) -> None:
+    """A route on its own host never sees the IdP's cookie: the IdP hands the session over
+    with a one-time code, and the gateway sets a cookie for that host."""
+    app = up["gateway"].replace("localhost", "app.localhost")
+    page.goto(f"{app}/inbox?folder=1")
+    page.wait_for_url(f"{up['login']}/login?**")
+    _sign_in(page, "ada")
+    page.wait_for_url(f"{app}/inbox?folder=1")
+    body = page.locator("body").inner_text()
+    assert '"x-zerogate-user":"ada"' in body.replace(" ", "")
+    cookies = {c["name"]: c for c in page.context.cookies(app)}
+    assert cookies["__Host-zerogate_gw"]["httpOnly"] is True
+    assert "__Host-zerogate_session" not in cookies  # the IdP's own cookie stays on its host
+    # Signing out at the IdP ends access on the app host too (its cookie names that session).
+    page.goto(f"{up['login']}/logout")
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{app}/inbox")
+    page.wait_for_url(f"{up['login']}/login?**")

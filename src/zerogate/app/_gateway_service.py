@@ -17,7 +17,15 @@ from zerogate.app.admin import directory, record_session_change
 from zerogate.clock import Clock
 from zerogate.config import RouteSettings, Settings, split_from
 from zerogate.control import TOPIC_ENTITY_CHANGED
-from zerogate.gateway.check import AssertionSigner, Checker
+from zerogate.errors import ConfigError, ErrorDetail
+from zerogate.gateway.check import (
+    MAX_WEBHOOK_BODY_BYTES,
+    AssertionSigner,
+    Checker,
+    HostSessions,
+    ReplayCache,
+    WebhookVerifier,
+)
 from zerogate.gateway.check import RouteSettings as CheckRoute
 from zerogate.gateway.check import create_app as create_check_app
 from zerogate.gateway.envoy import EnvoyProcess, Gateway, Route
@@ -25,6 +33,7 @@ from zerogate.identity import Sessions
 from zerogate.identity.oidc import GrantStatus
 from zerogate.tokens import StoreKeyRing
 
+HANDOFF_KEY_PURPOSE = "zerogate.gateway.handoff"  # the IdP derives the same key
 DEMO_ROUTE = "demo"
 DEMO_POLICY = "wiki-web"  # a Route of the example policies: employees may read it
 KEY_REFRESH_S = 300.0  # new signing keys are announced an hour before they sign
@@ -79,6 +88,8 @@ async def gateway_service(
             },
             token_status=GrantStatus(svc.store),
             assertions=AssertionSigner(keys, issuer=idp_url),
+            webhooks=_webhooks(settings, clock),
+            host_sessions=HostSessions(svc.store.sealer.derive(HANDOFF_KEY_PURPOSE)),
         )
         stack.push_async_callback(_cancel, asyncio.create_task(_follow(svc, checker)))
         stack.push_async_callback(_cancel, asyncio.create_task(_refresh(keys)))
@@ -107,8 +118,41 @@ def _routes(settings: Settings, port: int) -> tuple[tuple[Route, ...], bool]:
     return tuple(_route(name, r) for name, r in sorted(settings.routes.items())), False
 
 
+def _webhooks(settings: Settings, clock: Clock) -> dict[str, WebhookVerifier]:
+    """A verifier per webhook route, by Cedar route id, sharing one replay cache."""
+    replays = ReplayCache(clock=clock)
+    verifiers: dict[str, WebhookVerifier] = {}
+    owners: dict[str, list[str]] = {}
+    for name, conf in sorted(settings.routes.items()):
+        owners.setdefault(conf.policy or name, []).append(name)
+    shared = []
+    for name, conf in sorted(settings.routes.items()):
+        if not conf.webhook_secrets:
+            continue
+        route_id = conf.policy or name
+        if len(owners[route_id]) > 1:
+            # The check knows a route by its id only: a shared id would make the other routes
+            # webhook routes too (or this one not).
+            msg = f"a webhook route needs a policy id of its own; {route_id!r} is shared"
+            shared.append(ErrorDetail("config_invalid", f"routes.{name}.policy", msg))
+            continue
+        verifiers[route_id] = WebhookVerifier(
+            conf.webhook_secrets,
+            tolerance_s=conf.webhook_tolerance_s,
+            signature_header=conf.webhook_signature_header,
+            timestamp_header=conf.webhook_timestamp_header,
+            clock=clock,
+            replay_cache=replays,
+        )
+    if shared:
+        raise ConfigError("invalid webhook routes", details=shared)
+    return verifiers
+
+
 def _route(name: str, conf: RouteSettings) -> Route:
     host, path = split_from(conf.from_)
+    webhook = bool(conf.webhook_secrets)
+    signed = (conf.webhook_signature_header, conf.webhook_timestamp_header) if webhook else ()
     return Route(
         name,
         hosts=(host.rsplit(":", 1)[0] if host.count(":") == 1 else host,),
@@ -118,7 +162,8 @@ def _route(name: str, conf: RouteSettings) -> Route:
         allow_public=conf.allow_public,
         timeout_s=conf.timeout_s,
         websockets=conf.websockets,
-        pass_headers=conf.pass_headers,
+        pass_headers=(*conf.pass_headers, *signed),
+        check_body_max_bytes=MAX_WEBHOOK_BODY_BYTES if webhook else 0,
     )
 
 
@@ -147,3 +192,15 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 def free_port() -> int:
     with loopback_socket() as probe:
         return int(probe.getsockname()[1])
+
+
+def gateway_origins(settings: Settings, port: int) -> list[str]:
+    """The origins people reach routes at: where the IdP may send a signed-in browser back."""
+    hosts = {"localhost"}
+    for conf in settings.routes.values():
+        host, _ = split_from(conf.from_)
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        if name and not name.startswith("*."):
+            hosts.add(name)
+    suffix = "" if port == 80 else f":{port}"
+    return sorted(f"http://{h}{suffix}" for h in hosts)

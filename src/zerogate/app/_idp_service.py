@@ -28,6 +28,7 @@ from zerogate.store import Store
 from zerogate.tokens import StoreKeyRing
 
 FORMS_KEY_PURPOSE = "zerogate.idp.forms"
+HANDOFF_KEY_PURPOSE = "zerogate.gateway.handoff"  # shared with the gateway's check service
 log = logging.getLogger("zerogate.app")
 
 
@@ -61,6 +62,7 @@ async def idp_service(
             passkeys=_passkeys(store, public_url),
             upstreams=upstreams,
             return_origins=return_origins,
+            handoff_key=store.sealer.derive(HANDOFF_KEY_PURPOSE),
         )
         async with maintained(keys, clock=clock):
             yield app

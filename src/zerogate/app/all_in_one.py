@@ -15,7 +15,12 @@ from typing import TextIO
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from zerogate.app._gateway_service import RunningGateway, free_port, gateway_service
+from zerogate.app._gateway_service import (
+    RunningGateway,
+    free_port,
+    gateway_origins,
+    gateway_service,
+)
 from zerogate.app._idp_service import idp_service
 from zerogate.app._pdp_service import DEFAULT_EXAMPLES, PDPService, pdp_service
 from zerogate.app._serve import serve, stop_on_sigterm
@@ -41,7 +46,6 @@ async def _main(settings: Settings, out: TextIO) -> None:
     port = settings.server.port or _free_port(settings.server.host)
     login_url = settings.server.public_url or _local_url(settings.server.host, port)
     gateway_port = settings.gateway.port or free_port()
-    gateway_url = f"http://localhost:{gateway_port}"
     async with pdp_service(settings, clock=clock, default_bundle=DEFAULT_EXAMPLES) as svc:
         app, login_off = svc.app, "set server.public_url to the https URL people sign in at"
         gateway: RunningGateway | None = None
@@ -55,7 +59,7 @@ async def _main(settings: Settings, out: TextIO) -> None:
                             settings,
                             clock=clock,
                             public_url=login_url,
-                            return_origins=[gateway_url],
+                            return_origins=gateway_origins(settings, gateway_port),
                         )
                     )
                     app, login_off = _front(svc.app, login), ""

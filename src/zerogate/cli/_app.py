@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from zerogate._version import __version__
 from zerogate.cli._client import client_app
+from zerogate.cli._doctor import doctor
 from zerogate.cli._group import group_app
 from zerogate.cli._mfa import mfa_app
 from zerogate.cli._output import ExitCode, Output, State
@@ -86,6 +87,7 @@ app.add_typer(session_app, name="session")
 app.add_typer(client_app, name="client")
 app.command("up")(up)
 app.command("serve")(serve)
+app.command("doctor")(doctor)
 
 
 @app.callback(invoke_without_command=True)

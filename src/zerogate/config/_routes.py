@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from zerogate.config._secret import Secret
 from zerogate.config._upstreams import Problem
 
 _FAIL_MODES = ("closed", "stale")
+WEBHOOK_SECRET_MIN_CHARS = 32  # an HMAC-SHA256 key: 32 random characters or more (RFC 2104 §3)
+MAX_WEBHOOK_TOLERANCE_S = 3600
+_HEADER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 class FailMode(StrEnum):
@@ -32,6 +37,17 @@ class RouteSettings:
     stale_max_s: float = 0.0  # with fail_mode = "stale": how old a served decision may be
     mfa_max_age_s: int = 0  # > 0: a second factor at most this old, else step up
     pass_headers: tuple[str, ...] = ()  # request headers (besides the standard ones) to pass on
+    # Set: a webhook route (docs/gateway.md "Webhook routes"). Requests carry an HMAC signature
+    # instead of a sign-in; several secrets, comma-separated, all verify (for rotation).
+    webhook_secret: Secret = Secret("")  # noqa: RUF009 - an immutable str, safe to share
+    webhook_tolerance_s: int = 300  # how far the signed timestamp may be from our clock
+    webhook_signature_header: str = "zerogate-signature"
+    webhook_timestamp_header: str = "zerogate-timestamp"
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """The webhook secrets, current first; empty for a route that is not a webhook route."""
+        return tuple(part.strip() for part in self.webhook_secret.split(",") if part.strip())
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
@@ -60,6 +76,36 @@ class RouteSettings:
         for i, name in enumerate(self.pass_headers):
             if not name or not all(c.isalnum() or c == "-" for c in name):
                 found.append((f"pass_headers[{i}]", "an HTTP header name"))
+        if self.webhook_secret.strip():
+            found += self._webhook_problems()
+        return found
+
+    def _webhook_problems(self) -> list[Problem]:
+        # Messages never quote a secret: they reach logs and the CLI.
+        found: list[Problem] = []
+        secrets = self.webhook_secret.split(",")
+        if any(len(s.strip()) < WEBHOOK_SECRET_MIN_CHARS for s in secrets):
+            msg = f"each secret (comma-separated) at least {WEBHOOK_SECRET_MIN_CHARS} characters"
+            found.append(("webhook_secret", msg))
+        if self.allow_public:
+            found.append(("allow_public", "a webhook route is checked: it cannot be public"))
+        if self.mfa_max_age_s:
+            found.append(("mfa_max_age_s", "a webhook route has no user to step up"))
+        if not 1 <= self.webhook_tolerance_s <= MAX_WEBHOOK_TOLERANCE_S:
+            msg = f"between 1 and {MAX_WEBHOOK_TOLERANCE_S} seconds"
+            found.append(("webhook_tolerance_s", msg))
+        names = (
+            ("webhook_signature_header", self.webhook_signature_header),
+            ("webhook_timestamp_header", self.webhook_timestamp_header),
+        )
+        for key, name in names:
+            if not _HEADER_NAME.fullmatch(name):
+                found.append((key, "a lower-case HTTP header name"))
+            elif name.startswith("x-zerogate-"):
+                # The gateway removes every inbound x-zerogate-* header: it would never arrive.
+                found.append((key, "x-zerogate-* headers are removed from every request"))
+        if self.webhook_signature_header == self.webhook_timestamp_header:
+            found.append(("webhook_timestamp_header", "must differ from the signature header"))
         return found
 
 

@@ -50,6 +50,9 @@ _USER_AGENT_MAX_CHARS = 300
 _IP_MAX_CHARS = 64
 
 
+_SESSION_ID = re.compile(r"[0-9a-f]{64}")
+
+
 class SessionFailure(StrEnum):
     """Why a session did not resolve: for the audit log only, never for the caller."""
 
@@ -206,7 +209,16 @@ class Sessions:
 
         Moves `last_seen_at` at most once per TOUCH_INTERVAL_S (fewer writes on the hot path).
         """
-        id_hash = _hash_or_invalid(token)
+        return await self.resolve_id(_hash_or_invalid(token), now=now)
+
+    async def resolve_id(self, id_hash: str, *, now: datetime) -> ActiveSession:
+        """The live session with this id (the token's SHA-256), or SessionInvalid.
+
+        For places that hold a session's id rather than its token: the gateway's per-host
+        cookie names the sign-in session by id, and still ends when that session ends.
+        """
+        if _SESSION_ID.fullmatch(id_hash) is None:
+            raise SessionInvalid(SessionFailure.UNKNOWN)
         found = await self._read(lambda conn: _db.find_session(conn, id_hash))
         active = self._check(found, id_hash, now)
         if now - active.last_seen_at >= timedelta(seconds=TOUCH_INTERVAL_S):

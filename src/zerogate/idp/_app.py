@@ -25,6 +25,7 @@ from zerogate.idp._csrf import CSRF
 from zerogate.idp._enrol import PATH as ENROL_PATH
 from zerogate.idp._enrol import TOTPEnrolPage
 from zerogate.idp._federation_routes import federation_routes
+from zerogate.idp._handoff import HANDOFF_PAGE, HandoffPage
 from zerogate.idp._headers import Hardening
 from zerogate.idp._login import LoginPage
 from zerogate.idp._mfa import MFAPage
@@ -67,6 +68,7 @@ def create_app(
     passkeys: Passkeys | None = None,
     upstreams: Upstreams | None = None,
     return_origins: Sequence[str] = (),
+    handoff_key: bytes | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The sign-in pages at `public_url` (an origin: https, or http on localhost).
@@ -77,7 +79,8 @@ def create_app(
     headers and size limits but none of the form handling. With `oidc`, the OpenID Connect
     endpoints are served too (issuer = `public_url`), with their consent and logout pages.
     `return_origins` are the origins (the gateway's) that `/continue?to=URL` may send a signed-in
-    browser back to. With `upstreams`, the sign-in page offers each upstream identity provider and sends email
+    browser back to; with `handoff_key` (shared with the gateway's check service),
+    `/handoff?to=URL` signs the browser in to those origins' own hosts too. With `upstreams`, the sign-in page offers each upstream identity provider and sends email
     addresses of their domains there (docs/federation.md). With `passkeys` (RP ID = the host of `public_url`, expected origin = `public_url`), the pages
     offer passkey sign-in, passkeys as a second factor, and passkey registration and removal
     on the account page.
@@ -142,6 +145,9 @@ def create_app(
         Route("/static/{name}", static, methods=["GET"]),
         Route(CONTINUE_PATH, ContinuePage(site, return_origins).follow, methods=["GET"]),
     ]
+    if handoff_key is not None:
+        handoff = HandoffPage(site, return_origins, handoff_key)
+        routes.append(Route(HANDOFF_PAGE, handoff.give, methods=["GET"]))
     if passkeys is not None:
         settings = PasskeySettings(site, account)
         routes += [

@@ -31,6 +31,7 @@ from zerogate.tokens._keys import (
     VerificationKeys,
     generate_key,
 )
+from zerogate.tokens._mac import MAX_MAC_TOKEN_CHARS, open_mac, seal_mac
 from zerogate.tokens._ring import KeyRing
 from zerogate.tokens._schedule import RotationSchedule
 from zerogate.tokens._store_ring import StoreKeyRing
@@ -47,6 +48,7 @@ __all__ = [
     "BACKCHANNEL_LOGOUT_EVENT",
     "DEFAULT_LEEWAY",
     "MAX_LEEWAY",
+    "MAX_MAC_TOKEN_CHARS",
     "MAX_TOKEN_BYTES",
     "Algorithm",
     "JWKSKeys",
@@ -75,5 +77,7 @@ __all__ = [
     "VerifiedToken",
     "generate_key",
     "issue",
+    "open_mac",
+    "seal_mac",
     "verify",
 ]

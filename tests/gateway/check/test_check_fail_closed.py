@@ -23,6 +23,9 @@ class BrokenSessions(Sessions):
     async def resolve(self, token: str, *, now: datetime) -> ActiveSession:
         raise StoreError("database is locked")
 
+    async def resolve_id(self, id_hash: str, *, now: datetime) -> ActiveSession:
+        raise StoreError("database is locked")
+
 
 class BrokenGroups(Directory):
     async def groups_of(self, user: str) -> list[Group]:

@@ -16,6 +16,7 @@ from zerogate.gateway.check._checker import ACTIONS, Checker
 from zerogate.gateway.check._edge import ROUTE_HEADER
 from zerogate.gateway.check._ext_authz import create_app
 from zerogate.gateway.check._forward_auth import create_forward_auth_app
+from zerogate.gateway.check._handoff import HANDOFF_PATH, HOST_COOKIE, HostSessions
 from zerogate.gateway.check._model import (
     CheckRecord,
     CheckRequest,
@@ -25,25 +26,42 @@ from zerogate.gateway.check._model import (
     Verdict,
 )
 from zerogate.gateway.check._responses import DECISION_ID_HEADER, UPSTREAM_HEADERS
+from zerogate.gateway.check._webhooks import (
+    MAX_WEBHOOK_BODY_BYTES,
+    WEBHOOK_HEADER,
+    ReplayCache,
+    VerifiedWebhook,
+    WebhookRejected,
+    WebhookVerifier,
+)
 
 __all__ = [
     "ACTIONS",
     "ASSERTION_HEADER",
     "DECISION_ID_HEADER",
+    "HANDOFF_PATH",
+    "HOST_COOKIE",
     "MAX_ASSERTION_LIFETIME",
     "MAX_SESSION_TTL_S",
+    "MAX_WEBHOOK_BODY_BYTES",
     "ROUTE_HEADER",
     "UPSTREAM_HEADERS",
+    "WEBHOOK_HEADER",
     "AssertionSigner",
     "CheckRecord",
     "CheckRequest",
     "CheckResult",
     "Checker",
     "DecisionRecorder",
+    "HostSessions",
+    "ReplayCache",
     "RouteSettings",
     "SessionCache",
     "TokenStatus",
     "Verdict",
+    "VerifiedWebhook",
+    "WebhookRejected",
+    "WebhookVerifier",
     "create_app",
     "create_forward_auth_app",
 ]

@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 from zerogate._types import UserID
 from zerogate.errors import NotFound, ZerogateError
 from zerogate.gateway.check._caches import Principal, RevokedSessions, SessionCache, TTLCache
+from zerogate.gateway.check._handoff import HostSessions
 from zerogate.identity import (
     ActiveSession,
     Directory,
@@ -86,7 +87,9 @@ class Authenticator:
         session_cache: SessionCache | None,
         revoked: RevokedSessions,
         token_status: TokenStatus | None,
+        host_sessions: HostSessions | None = None,
     ) -> None:
+        self._host_sessions = host_sessions
         self._sessions = sessions
         self._directory = directory
         self._keys = keys
@@ -97,24 +100,36 @@ class Authenticator:
         self._token_status = token_status
 
     async def authenticate(
-        self, cookie: str | None, authorization: str | None, *, now: datetime
+        self,
+        cookie: str | None,
+        authorization: str | None,
+        *,
+        now: datetime,
+        host: str | None = None,
     ) -> Identity | None:
-        """Raises CredentialsRejected for refused credentials; store errors propagate."""
+        """Raises CredentialsRejected for refused credentials; store errors propagate.
+
+        Credentials, strongest first: a bearer token; the IdP's session cookie (same host as the
+        sign-in pages); the gateway's per-host cookie naming an IdP session (`_handoff`).
+        """
         token = bearer_token(authorization)
         if token is not None:
             return await self._bearer(token, now)
         session_token = parse_session_cookie(cookie)
         if session_token is not None:
-            return await self._session(session_token, now)
+            return await self._session(session_id(session_token), now)
+        if self._host_sessions is not None and host is not None:
+            sid = self._host_sessions.session_id(cookie, host=host, now=now)
+            if sid is not None:
+                return await self._session(sid, now)
         return None
 
-    async def _session(self, token: str, now: datetime) -> Identity:
-        sid = session_id(token)
+    async def _session(self, sid: str, now: datetime) -> Identity:
         cache = self._session_cache
         session = cache.get(sid) if cache is not None else None
         if session is None:
             try:
-                session = await self._sessions.resolve(token, now=now)
+                session = await self._sessions.resolve_id(sid, now=now)
             except SessionInvalid as exc:
                 raise CredentialsRejected(
                     f"session_{exc.reason}", bearer=False, session_id=sid

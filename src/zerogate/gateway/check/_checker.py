@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from zerogate.gateway.check import _responses as respond
 from zerogate.gateway.check._assertion import ASSERTION_HEADER, AssertionSigner
 from zerogate.gateway.check._authn import Authenticator, CredentialsRejected, Identity, TokenStatus
 from zerogate.gateway.check._caches import Principal, RevokedSessions, SessionCache, TTLCache
+from zerogate.gateway.check._handoff import HANDOFF_PATH, HostSessions
 from zerogate.gateway.check._limits import problem_with
 from zerogate.gateway.check._model import (
     CheckRecord,
@@ -32,6 +33,9 @@ from zerogate.gateway.check._model import (
 )
 from zerogate.gateway.check._policy_request import human_reason, policy_request
 from zerogate.gateway.check._stepup import step_up_for_decision, step_up_for_route
+from zerogate.gateway.check._webhooks import WebhookRejected, WebhookVerifier
+from zerogate.gateway.check._webhooks import allowed as webhook_allowed
+from zerogate.gateway.check._webhooks import refused as webhook_refused
 from zerogate.identity import Directory, Sessions
 from zerogate.identity.oidc import MAX_ACCESS_TOKEN_LIFETIME_S
 from zerogate.policy import PDP, Decision, EntityUID
@@ -55,6 +59,7 @@ class _Trace:
     session_id: str | None = None
     stage: str = "validate"
     error: str | None = None
+    undo: Callable[[], None] | None = None  # if the access is refused after all (audit down)
 
 
 class Checker:
@@ -64,6 +69,8 @@ class Checker:
     cached for `principal_ttl_s`, at most the decision cache's TTL; wire `entity_changed` to the
     `entity.changed` events so changes apply at once. `on_decision` receives a `CheckRecord` for
     every check; if it raises, an allow becomes a 503 (an unrecorded access is not granted).
+    `webhooks` maps the route ids of webhook routes to their verifiers: those requests are
+    signed, not signed in, and the PDP is not asked (docs/check.md "Webhook routes").
     """
 
     def __init__(
@@ -85,6 +92,8 @@ class Checker:
         revoked_session_keep_s: float = MAX_ACCESS_TOKEN_LIFETIME_S,
         on_decision: DecisionRecorder | None = None,
         assertions: AssertionSigner | None = None,
+        webhooks: Mapping[str, WebhookVerifier] | None = None,
+        host_sessions: HostSessions | None = None,
     ) -> None:
         decision_ttl = pdp.cache.ttl_s if pdp.cache is not None else 15.0
         ttl = min(5.0, decision_ttl) if principal_ttl_s is None else principal_ttl_s
@@ -97,8 +106,9 @@ class Checker:
         self._pdp = pdp
         self._clock = clock
         self._assertions = assertions
-        self._urls = respond.SignInURLs(login_url, step_up_url)
+        self._urls = respond.SignInURLs(login_url, step_up_url, handoff=host_sessions is not None)
         self._routes = dict(routes or {})
+        self._webhooks = dict(webhooks or {})
         self._principals: TTLCache[str, Principal] = TTLCache(
             clock=clock, ttl_s=ttl, max_entries=principal_cache_size
         )
@@ -113,7 +123,9 @@ class Checker:
             session_cache=session_cache,
             revoked=self._revoked,
             token_status=token_status,
+            host_sessions=host_sessions,
         )
+        self._host_sessions = host_sessions
         self._on_decision = on_decision
         self._prefix = secrets.token_hex(6)
         self._counter = itertools.count(1)
@@ -127,6 +139,15 @@ class Checker:
         except Exception as exc:
             result = self._failed(req, trace, exc)
         return self._record(req, trace, result, started)
+
+    @property
+    def webhook_headers(self) -> frozenset[str]:
+        """The signature and timestamp headers of the webhook routes: the faces pass them on."""
+        return frozenset(
+            name
+            for verifier in self._webhooks.values()
+            for name in (verifier.signature_header, verifier.timestamp_header)
+        )
 
     # Invalidation, wired by the composition root to events
 
@@ -179,10 +200,18 @@ class Checker:
             return respond.refusal(
                 req, 405, message, decision_id, Verdict.DENY, "method_not_allowed", allow
             )
+        webhook = self._webhooks.get(req.route)
+        if webhook is not None:
+            trace.stage = "webhook"
+            return self._verify_webhook(req, webhook, decision_id, trace)
         trace.stage = "authenticate"
         now = self._clock.now()
+        if self._host_sessions is not None and req.path == HANDOFF_PATH and req.method == "GET":
+            return self._host_sessions.redeem(req, decision_id=decision_id, now=now)
         try:
-            identity = await self._authn.authenticate(req.cookie, req.authorization, now=now)
+            identity = await self._authn.authenticate(
+                req.cookie, req.authorization, now=now, host=req.host
+            )
         except CredentialsRejected as exc:
             trace.session_id = exc.session_id
             _log.info(
@@ -222,6 +251,27 @@ class Checker:
             token = self._assertions.assertion(identity, req.route or "", now=self._clock.now())
             extra = ((ASSERTION_HEADER, token),)
         return respond.allow(identity, decision_id, extra=extra)
+
+    def _verify_webhook(
+        self, req: CheckRequest, verifier: WebhookVerifier, decision_id: DecisionID, trace: _Trace
+    ) -> CheckResult:
+        try:
+            verified = verifier.verify(req)
+        except WebhookRejected as exc:
+            # Never the signature or the body: the reason and where it came from.
+            _log.warning(
+                "check.webhook_rejected",
+                extra={
+                    "decision_id": decision_id,
+                    "route": req.route,
+                    "reason": exc.reason,
+                    "client_ip": req.client_ip,
+                    "request_id": req.request_id,
+                },
+            )
+            return webhook_refused(req, exc, decision_id)
+        trace.undo = lambda: verifier.forget(verified)
+        return webhook_allowed(decision_id)
 
     def _failed(self, req: CheckRequest, trace: _Trace, exc: Exception) -> CheckResult:
         """Fail closed (PEP-01): the store, the PDP or our own code broke; deny and say so."""
@@ -279,6 +329,8 @@ class Checker:
                 extra={"decision_id": result.decision_id, "error": type(exc).__name__},
             )
             if result.allowed:
+                if trace.undo is not None:
+                    trace.undo()
                 message = "Access could not be recorded, so it was not granted. Try again shortly."
                 return respond.refusal(
                     req, 503, message, result.decision_id, Verdict.ERROR, "audit_unavailable"

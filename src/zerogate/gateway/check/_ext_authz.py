@@ -8,12 +8,13 @@ answer goes back to the client as it is.
 What Envoy must send: `cookie`, `authorization`, `accept`, `x-forwarded-proto`,
 `x-forwarded-for`, `x-request-id`, `traceparent`, `host` (its `:authority`) and the route header.
 `x-forwarded-host` is not used: Envoy passes a client's copy through unchanged, while `host` is
-the authority Envoy routed on.
+the authority Envoy routed on. On webhook routes Envoy also sends the request body (whole, or a
+413 to the client instead) and the route's signature and timestamp headers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -21,10 +22,20 @@ from starlette.types import Receive, Scope, Send
 
 from zerogate.errors import ConfigError, ErrorDetail
 from zerogate.gateway.check._checker import Checker
-from zerogate.gateway.check._edge import ROUTE_HEADER, health, last_hop, read_headers, send_result
+from zerogate.gateway.check._edge import (
+    ROUTE_HEADER,
+    health,
+    last_hop,
+    read_body,
+    read_headers,
+    send_result,
+)
 from zerogate.gateway.check._model import CheckRequest
+from zerogate.gateway.check._webhooks import MAX_WEBHOOK_BODY_BYTES
 
 HEALTH_PATH = "/healthz"
+# Envoy says whether the body it buffered is whole; we configure it never to send a part.
+_PARTIAL_BODY = "x-envoy-auth-partial-body"
 _WANTED = frozenset(
     name.encode("ascii")
     for name in (
@@ -37,6 +48,7 @@ _WANTED = frozenset(
         "x-request-id",
         "traceparent",
         ROUTE_HEADER,
+        _PARTIAL_BODY,
     )
 )
 
@@ -73,19 +85,30 @@ class _ExtAuthz:
         self._checker = checker
         self._prefix_len = len(prefix)
         self._port = None if public_port in (None, 80, 443) else public_port
+        self._extra = tuple(sorted(checker.webhook_headers))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        result = await self._checker.check(translate(scope, self._prefix_len, self._port))
+        body = await read_body(receive, MAX_WEBHOOK_BODY_BYTES)
+        req = translate(scope, self._prefix_len, self._port, body=body, extra=self._extra)
+        result = await self._checker.check(req)
         await send_result(send, result)
 
 
-def translate(scope: Scope, prefix_len: int, public_port: int | None = None) -> CheckRequest:
+def translate(
+    scope: Scope,
+    prefix_len: int,
+    public_port: int | None = None,
+    *,
+    body: bytes = b"",
+    extra: Collection[str] = (),
+) -> CheckRequest:
     """An ext_authz request as a `CheckRequest`: the original path is what follows the prefix.
 
     The raw (still percent-encoded) path is used, so the URL we send a browser back to is the
-    one it asked for, byte for byte.
+    one it asked for, byte for byte. `extra` names headers to keep in `extra_headers`.
     """
-    headers, repeated = read_headers(scope, _WANTED)
+    wanted = _WANTED.union(name.encode("ascii") for name in extra) if extra else _WANTED
+    headers, repeated = read_headers(scope, wanted)
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
     root = scope.get("root_path", "").encode("utf-8")
     if root and raw_path.startswith(root):  # uvicorn's raw_path includes --root-path
@@ -107,8 +130,18 @@ def translate(scope: Scope, prefix_len: int, public_port: int | None = None) -> 
         accept=headers.get("accept"),
         request_id=headers.get("x-request-id"),
         traceparent=headers.get("traceparent"),
-        defect=None if repeated is None else f"repeated header: {repeated}",
+        defect=_defect(repeated, headers.get(_PARTIAL_BODY)),
+        body=body,
+        extra_headers=tuple((name, headers[name]) for name in extra if name in headers),
     )
+
+
+def _defect(repeated: str | None, partial_body: str | None) -> str | None:
+    if repeated is not None:
+        return f"repeated header: {repeated}"
+    if partial_body not in (None, "false"):
+        return "Envoy sent part of the body"  # a signature over part of it proves nothing
+    return None
 
 
 __all__ = ["HEALTH_PATH", "create_app", "translate"]

@@ -28,6 +28,8 @@ class CheckRequest:
     query string without "?". `route` is the Cedar `Route` id the proxy matched; `client_ip` is
     the client's address as the proxy saw it. Header values are passed through unparsed; `defect`
     names what made the request ambiguous at the edge (a repeated header), and the check refuses it.
+    `body` is the request body when the proxy sends one (Envoy, on webhook routes; None: this
+    face never gets bodies) and `extra_headers` the headers webhook routes are signed with.
     """
 
     method: str
@@ -43,6 +45,12 @@ class CheckRequest:
     request_id: str | None = None
     traceparent: str | None = None
     defect: str | None = None  # set by the edge when it could not translate faithfully: refused
+    body: bytes | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()  # (lower-case name, value)
+
+    def header(self, name: str) -> str | None:
+        """One of `extra_headers` by its lower-case name."""
+        return next((v for k, v in self.extra_headers if k == name), None)
 
     @property
     def url(self) -> str:

@@ -26,8 +26,10 @@ _TITLES = {400: "Bad request", 403: "Access denied", 405: "Method not allowed"}
 _TITLES |= {431: "Request too large", 503: "Access could not be checked"}
 
 
-# The IdP page that returns a signed-in browser to an allowlisted origin (zerogate.idp).
+# The IdP pages that return a signed-in browser to an allowlisted origin (zerogate.idp):
+# `/continue` when the origin shares the sign-in host's cookie, `/handoff` when it has its own.
 IDP_CONTINUE_PATH = "/continue"
+IDP_HANDOFF_PATH = "/handoff"
 
 
 class SignInURLs:
@@ -38,7 +40,7 @@ class SignInURLs:
     origins the IdP allowlists (the gateway's), since `next` itself is same-origin only.
     """
 
-    def __init__(self, login_url: str, step_up_url: str | None) -> None:
+    def __init__(self, login_url: str, step_up_url: str | None, *, handoff: bool = False) -> None:
         problems = [p for p in (_url_problem("login_url", login_url),) if p]
         step_up = step_up_url or login_url.rstrip("/") + "/mfa"
         if step_up_url is not None and (problem := _url_problem("step_up_url", step_up_url)):
@@ -47,6 +49,7 @@ class SignInURLs:
             raise ConfigError("invalid sign-in URLs for the check service", details=problems)
         self.login_url = login_url
         self.step_up_url = step_up
+        self._return_path = IDP_HANDOFF_PATH if handoff else IDP_CONTINUE_PATH
         parts = urlsplit(login_url)
         self._origin = (parts.scheme, parts.netloc.lower())
 
@@ -62,7 +65,7 @@ class SignInURLs:
     def _next(self, req: CheckRequest) -> str:
         if (req.proto, req.host.lower()) == self._origin:
             return f"{req.path}?{req.query}" if req.query else req.path
-        return f"{IDP_CONTINUE_PATH}?{urlencode({'to': req.url})}"
+        return f"{self._return_path}?{urlencode({'to': req.url})}"
 
 
 def allow(

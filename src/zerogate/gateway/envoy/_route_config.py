@@ -99,7 +99,16 @@ def _ext_authz_per_route(route: Route) -> dict[str, Any]:
     # they are set for a gRPC check service and for Envoy's config dump. The header above is
     # what the HTTP check service reads.
     extensions = {"route": route.name, "resource_id": route.resource_id}
-    return {"@type": _EXT_AUTHZ_PER_ROUTE, "check_settings": {"context_extensions": extensions}}
+    settings: dict[str, Any] = {"context_extensions": extensions}
+    if route.check_body_max_bytes:
+        # Only this route's bodies are buffered and sent. Never a part: a larger body gets 413
+        # and neither the check nor the upstream sees it. Raw bytes, not a UTF-8 string.
+        settings["with_request_body"] = {
+            "max_request_bytes": route.check_body_max_bytes,
+            "allow_partial_message": False,
+            "pack_as_bytes": True,
+        }
+    return {"@type": _EXT_AUTHZ_PER_ROUTE, "check_settings": settings}
 
 
 def _not_found() -> dict[str, Any]:

@@ -19,6 +19,7 @@ MAX_ROUTES = 1000
 MAX_HOSTS_PER_ROUTE = 100
 MAX_TIMEOUT_S = 3600.0
 MAX_CONCURRENCY = 64
+MAX_CHECK_BODY_BYTES = 8 << 20  # Envoy holds the body in memory until the check answers
 
 # Route names appear in Envoy stats and logs; resource ids travel in a request header.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -39,6 +40,8 @@ class Route:
     `pass_headers` are extra request headers sent to the check service (for every route: Envoy's
     list is per listener); `strip_headers` are removed before the request goes upstream (after
     the check, so the check still sees them: e.g. `authorization` for an app that must not).
+    `check_body_max_bytes` > 0 sends the request body to the check service (webhook routes sign
+    it): whole, or never, as a larger body gets 413 from Envoy and reaches no one.
     """
 
     name: str
@@ -52,6 +55,7 @@ class Route:
     websockets: bool = False
     pass_headers: tuple[str, ...] = ()
     strip_headers: tuple[str, ...] = ()
+    check_body_max_bytes: int = 0
 
     def __post_init__(self) -> None:
         def lowered(values: Iterable[str]) -> tuple[str, ...]:
@@ -161,6 +165,11 @@ def _route_problems(route: Route, loc: str) -> list[ErrorDetail]:
         problem("route_invalid", "resource_id", "1-128 visible ASCII characters, no quotes")
     if not 0 < route.timeout_s <= MAX_TIMEOUT_S:
         problem("route_invalid", "timeout_s", f"between 0 and {MAX_TIMEOUT_S:g} seconds")
+    if not 0 <= route.check_body_max_bytes <= MAX_CHECK_BODY_BYTES:
+        msg = f"0 (no body to the check) up to {MAX_CHECK_BODY_BYTES} bytes"
+        problem("route_invalid", "check_body_max_bytes", msg)
+    elif route.check_body_max_bytes and route.allow_public:
+        problem("route_invalid", "check_body_max_bytes", "a public route is never checked")
     for key, names in (
         ("pass_headers", route.pass_headers),
         ("strip_headers", route.strip_headers),

@@ -1,0 +1,80 @@
+"""`/handoff?to=URL`: a one-time code that signs the browser in to a gateway host of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.identity._support import CHEAP, GOOD_PASSWORD, IP, T0, make_directory, run
+from tests.idp._support import PUBLIC_URL, SECRET, csrf_of
+from zerogate.clock import FixedClock
+from zerogate.identity import TOTP, PasswordHasher, RecoveryCodes, Sessions
+from zerogate.idp import create_app
+from zerogate.store import open_store
+from zerogate.tokens import open_mac
+
+APP = "https://wiki.zerogate.test/docs?page=2"
+KEY = b"h" * 32
+
+
+@pytest.fixture
+def http(make_database: Callable[..., str]) -> Iterator[TestClient]:
+    store = open_store(make_database("sqlite"))
+    directory = make_directory(store)
+    app = create_app(
+        directory=directory,
+        sessions=Sessions(store),
+        totp=TOTP(store),
+        recovery_codes=RecoveryCodes(store, hasher=PasswordHasher(CHEAP)),
+        clock=FixedClock(at=T0),
+        public_url=PUBLIC_URL,
+        secret=SECRET,
+        return_origins=["https://wiki.zerogate.test"],
+        handoff_key=KEY,
+    )
+    run(directory.add_user("ada", "ada@example.test", password=GOOD_PASSWORD, now=T0))
+    client = TestClient(app, base_url=PUBLIC_URL, client=(IP, 50000), follow_redirects=False)
+    try:
+        yield client
+    finally:
+        client.close()
+        store.close()
+
+
+def _sign_in(http: TestClient, next_path: str) -> str:
+    page = http.get("/login", params={"next": next_path})
+    form = {"csrf": csrf_of(page), "username": "ada", "password": GOOD_PASSWORD, "next": next_path}
+    reply = http.post("/login", data=form)
+    assert reply.status_code == 303
+    return str(reply.headers["location"])
+
+
+def test_signed_in_browsers_get_a_code_for_that_origin(http: TestClient) -> None:
+    first = http.get("/handoff", params={"to": APP})
+    next_path = parse_qs(urlsplit(first.headers["location"]).query)["next"][0]
+    assert next_path.startswith("/handoff?")
+    assert _sign_in(http, next_path) == next_path
+    final = http.get(next_path)
+    assert final.status_code == 303
+    target = urlsplit(final.headers["location"])
+    assert (target.scheme, target.netloc, target.path) == (
+        "https",
+        "wiki.zerogate.test",
+        "/.zerogate/handoff",
+    )
+    query = {k: v[0] for k, v in parse_qs(target.query).items()}
+    assert query["to"] == "/docs?page=2"
+    payload = open_mac(query["code"], key=KEY, purpose="zerogate.gateway.handoff", now=T0)
+    assert payload["o"] == "https://wiki.zerogate.test"
+    assert len(payload["sid"]) == 64  # the session's id, never its token
+    assert http.cookies.get("__Host-zerogate_session") not in final.headers["location"]
+
+
+@pytest.mark.parametrize("to", ["https://evil.test/", "https://wiki.zerogate.test.evil.test/", ""])
+def test_codes_are_only_made_for_allowlisted_origins(http: TestClient, to: str) -> None:
+    _sign_in(http, "/")
+    reply = http.get("/handoff", params={"to": to})
+    assert reply.headers["location"] == "/"
