@@ -169,5 +169,5 @@ def test_doctor_routes_match_what_the_gateway_service_runs(webhook: bool) -> Non
         pass_headers=("x-tenant",),
         webhook_secret=Secret("s" * 40 if webhook else ""),
     )
-    assert _doctor._route("wiki", conf) == _gateway_service._route("wiki", conf)
+    assert _doctor._route("wiki", conf) == _gateway_service.envoy_route("wiki", conf)
     assert _doctor.KEY_FILE == _secrets.KEY_FILE

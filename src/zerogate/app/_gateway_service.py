@@ -115,7 +115,7 @@ def _routes(settings: Settings, port: int) -> tuple[tuple[Route, ...], bool]:
     """The configured routes as Envoy routes; none configured: the demo app (filled in later)."""
     if not settings.routes:
         return (), True
-    return tuple(_route(name, r) for name, r in sorted(settings.routes.items())), False
+    return tuple(envoy_route(name, r) for name, r in sorted(settings.routes.items())), False
 
 
 def _webhooks(settings: Settings, clock: Clock) -> dict[str, WebhookVerifier]:
@@ -149,7 +149,8 @@ def _webhooks(settings: Settings, clock: Clock) -> dict[str, WebhookVerifier]:
     return verifiers
 
 
-def _route(name: str, conf: RouteSettings) -> Route:
+def envoy_route(name: str, conf: RouteSettings) -> Route:
+    """A configured route as the Envoy route the gateway runs (`zerogate doctor` validates it)."""
     host, path = split_from(conf.from_)
     webhook = bool(conf.webhook_secrets)
     signed = (conf.webhook_signature_header, conf.webhook_timestamp_header) if webhook else ()

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from zerogate.cli._output import ExitCode, JsonFlag, Output, output_for
 from zerogate.cli._serve import DEFAULT_CONFIG, ConfigOption, settings_from
-from zerogate.config import ENV_PREFIX, RouteSettings, Settings, split_from
+from zerogate.config import ENV_PREFIX, RouteSettings, Settings
 from zerogate.errors import ErrorDetail, ZerogateError
 from zerogate.store import Sealer, Store, open_store, parse_master_keys
 from zerogate.store.migrations import alembic_config
@@ -33,7 +33,7 @@ from zerogate.tokens import StoreKeyRing
 if TYPE_CHECKING:
     from zerogate.gateway.envoy import Route
 
-KEY_FILE = "master.key"  # what zerogate.app creates in data_dir when store.secret_key is unset
+KEY_FILE = "master.key"  # zerogate.app.KEY_FILE (not imported here: the CLI starts lighter)
 VERSION_TIMEOUT_S = 30.0
 _ENVOY_VERSION = re.compile(r"version:\s*[0-9a-f]*/([0-9][^/\s]*)")
 _MIGRATE = "start Zerogate once (`zerogate up` or `zerogate serve ROLE`): it migrates on start"
@@ -337,26 +337,10 @@ def _routes(settings: Settings, envoy: Path | None) -> Finding:
 
 
 def _route(key: str, conf: RouteSettings) -> Route:
-    """A configured route as the gateway service turns it into an Envoy route (the same mapping:
-    tests/cli/test_doctor.py compares the two)."""
-    from zerogate.gateway.check import MAX_WEBHOOK_BODY_BYTES
-    from zerogate.gateway.envoy import Route
+    """A configured route exactly as the gateway service turns it into an Envoy route."""
+    from zerogate.app import envoy_route  # lazy: other commands skip the servers' imports
 
-    host, path = split_from(conf.from_)
-    webhook = bool(conf.webhook_secrets)
-    signed = (conf.webhook_signature_header, conf.webhook_timestamp_header) if webhook else ()
-    return Route(
-        key,
-        hosts=(host.rsplit(":", 1)[0] if host.count(":") == 1 else host,),
-        upstream=conf.to,
-        path_prefix=path,
-        resource_id=conf.policy or key,
-        allow_public=conf.allow_public,
-        timeout_s=conf.timeout_s,
-        websockets=conf.websockets,
-        pass_headers=(*conf.pass_headers, *signed),
-        check_body_max_bytes=MAX_WEBHOOK_BODY_BYTES if webhook else 0,
-    )
+    return envoy_route(key, conf)
 
 
 def report(out: Output, findings: list[Finding]) -> None:
