@@ -39,6 +39,7 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/pdp.py
 	$(BIN)/python bench/tokens.py
+	$(BIN)/python bench/gateway.py
 
 clean:
 	rm -rf $(VENV) .zerogate .pytest_cache .mypy_cache .ruff_cache
