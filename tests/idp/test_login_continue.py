@@ -1,5 +1,5 @@
-"""`/continue?to=URL`: after sign-in, back to an application behind the gateway, and only there
-(OA-A2: the IdP must not become an open redirector)."""
+"""`/continue?to=URL` and `/handoff?to=URL`: after sign-in, back to an application behind the
+gateway, and only there (OA-A2: the IdP must not become an open redirector)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from zerogate.clock import FixedClock
 from zerogate.identity import TOTP, PasswordHasher, RecoveryCodes, Sessions
 from zerogate.idp import continue_path, create_app
 from zerogate.store import open_store
+from zerogate.tokens import open_mac
 
 APP = "https://wiki.zerogate.test/docs?page=2"
+KEY = b"h" * 32
 
 
 @pytest.fixture
@@ -32,6 +34,7 @@ def http(make_database: Callable[..., str]) -> Iterator[TestClient]:
         public_url=PUBLIC_URL,
         secret=SECRET,
         return_origins=["https://wiki.zerogate.test"],
+        handoff_key=KEY,
     )
     run(directory.add_user("ada", "ada@example.test", password=GOOD_PASSWORD, now=T0))
     client = TestClient(app, base_url=PUBLIC_URL, client=(IP, 50000), follow_redirects=False)
@@ -79,4 +82,32 @@ def test_other_origins_are_never_followed(http: TestClient, to: str) -> None:
     _sign_in(http, "/")
     reply = http.get("/continue", params={"to": to})
     assert reply.status_code == 303
+    assert reply.headers["location"] == "/"
+
+
+def test_signed_in_browsers_get_a_code_for_that_origin(http: TestClient) -> None:
+    first = http.get("/handoff", params={"to": APP})
+    next_path = parse_qs(urlsplit(first.headers["location"]).query)["next"][0]
+    assert next_path.startswith("/handoff?")
+    assert _sign_in(http, next_path) == next_path
+    final = http.get(next_path)
+    assert final.status_code == 303
+    target = urlsplit(final.headers["location"])
+    assert (target.scheme, target.netloc, target.path) == (
+        "https",
+        "wiki.zerogate.test",
+        "/.zerogate/handoff",
+    )
+    query = {k: v[0] for k, v in parse_qs(target.query).items()}
+    assert query["to"] == "/docs?page=2"
+    payload = open_mac(query["code"], key=KEY, purpose="zerogate.gateway.handoff", now=T0)
+    assert payload["o"] == "https://wiki.zerogate.test"
+    assert len(payload["sid"]) == 64  # the session's id, never its token
+    assert http.cookies.get("__Host-zerogate_session") not in final.headers["location"]
+
+
+@pytest.mark.parametrize("to", ["https://evil.test/", "https://wiki.zerogate.test.evil.test/", ""])
+def test_codes_are_only_made_for_allowlisted_origins(http: TestClient, to: str) -> None:
+    _sign_in(http, "/")
+    reply = http.get("/handoff", params={"to": to})
     assert reply.headers["location"] == "/"
