@@ -19,7 +19,7 @@ names = st.builds(
     st.sampled_from(EDGE),
     st.text(NAME_CHARS, max_size=62),
     st.sampled_from(["", *EDGE]),
-)
+).filter(lambda name: name[-1].isalnum())  # with an empty `last`, `middle` may end in '.', '_', '-'
 local_atoms = st.text(
     string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=10
 )
