@@ -12,7 +12,7 @@ from pathlib import Path
 
 from zerogate.app._demo import demo_app
 from zerogate.app._pdp_service import PDPService
-from zerogate.app._serve import background_server, loopback_socket
+from zerogate.app._serve import background_server, free_port, loopback_socket
 from zerogate.app.admin import directory, record_session_change
 from zerogate.clock import Clock
 from zerogate.config import RouteSettings, Settings, split_from
@@ -160,7 +160,7 @@ def envoy_route(name: str, conf: RouteSettings) -> Route:
     signed = (conf.webhook_signature_header, conf.webhook_timestamp_header) if webhook else ()
     return Route(
         name,
-        hosts=(host.rsplit(":", 1)[0] if host.count(":") == 1 else host,),
+        hosts=(_without_port(host),),
         upstream=conf.to,
         path_prefix=path,
         resource_id=conf.policy or name,
@@ -194,18 +194,18 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-def free_port() -> int:
-    with loopback_socket() as probe:
-        return int(probe.getsockname()[1])
-
-
 def gateway_origins(settings: Settings, port: int) -> list[str]:
     """The origins people reach routes at: where the IdP may send a signed-in browser back."""
     hosts = {"localhost"}
     for conf in settings.routes.values():
         host, _ = split_from(conf.from_)
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        name = _without_port(host)
         if name and not name.startswith("*."):
             hosts.add(name)
     suffix = "" if port == 80 else f":{port}"
     return sorted(f"http://{h}{suffix}" for h in hosts)
+
+
+def _without_port(host: str) -> str:
+    """`app.localhost:8080` -> `app.localhost` (Envoy matches hosts without their port)."""
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host

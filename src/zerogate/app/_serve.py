@@ -61,6 +61,13 @@ async def background_server(app: Any, sock: socket.socket) -> AsyncIterator[None
         await task
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on `host` right now (for components that must know it before binding)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 def loopback_socket(port: int = 0) -> socket.socket:
     """A TCP socket bound on 127.0.0.1 (`port` 0: one the OS picks)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

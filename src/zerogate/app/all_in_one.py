@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sys
 from typing import TextIO
 
@@ -17,13 +16,12 @@ from starlette.routing import Mount, Route
 
 from zerogate.app._gateway_service import (
     RunningGateway,
-    free_port,
     gateway_origins,
     gateway_service,
 )
 from zerogate.app._idp_service import idp_service
 from zerogate.app._pdp_service import DEFAULT_EXAMPLES, PDPService, pdp_service
-from zerogate.app._serve import serve, stop_on_sigterm
+from zerogate.app._serve import free_port, serve, stop_on_sigterm
 from zerogate.clock import SystemClock
 from zerogate.config import Settings
 from zerogate.errors import ConfigError, ZerogateError
@@ -43,7 +41,7 @@ async def _main(settings: Settings, out: TextIO) -> None:
     clock = SystemClock()
     # The login pages must know their own URL before they serve (Origin checks), so an
     # ephemeral port (0) is chosen here rather than by the server.
-    port = settings.server.port or _free_port(settings.server.host)
+    port = settings.server.port or free_port(settings.server.host)
     login_url = settings.server.public_url or _local_url(settings.server.host, port)
     gateway_port = settings.gateway.port or free_port()
     async with pdp_service(settings, clock=clock, default_bundle=DEFAULT_EXAMPLES) as svc:
@@ -103,12 +101,6 @@ def _front(pdp: Starlette, login: Starlette) -> Starlette:
 
 def _local_url(host: str, port: int) -> str:
     return f"http://localhost:{port}" if host in _LOCAL_HOSTS else ""
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def banner(
