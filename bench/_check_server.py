@@ -1,13 +1,15 @@
 """The real check service in a process of its own, for `bench/gateway.py`.
 
 Run: `python bench/_check_server.py --store PATH --ext-authz-port N [--forward-auth-port M]
-[--no-decision-cache] [--no-session-cache] [--no-events]`.
+[--grpc-port G] [--no-decision-cache] [--no-session-cache] [--no-events]`.
 
 It is what `zerogate up` runs, assembled by hand so the bench can vary one thing at a time: a
 `Checker` over a real PDP on `examples/policies`, real `Sessions`/`Directory` on the SQLite store
 the bench prepared, signed identity assertions for the upstream (`AssertionSigner`, one ES256
 token per session and route, reused for a minute), served by uvicorn with uvloop and httptools
-(the baseline's recommendation). Not included: webhook routes and the per-host hand-off cookie.
+(the baseline's recommendation); with `--grpc-port` the same `Checker` is also served as the
+ext_authz gRPC face (grpcio's asyncio server, started before the HTTP faces, so a healthy HTTP
+face means a listening gRPC one). Not included: webhook routes and the per-host hand-off cookie.
 With events on it follows the store's change feed like `zerogate up` does
 (`entity.changed` -> `Checker.entity_changed`, and the PDP drops decisions about the entity as
 `PolicySync` would). SIGTERM or SIGINT stops it.
@@ -29,15 +31,19 @@ from typing import Any
 
 import uvicorn
 import uvloop
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from zerogate.clock import SystemClock
 from zerogate.control import TOPIC_ENTITY_CHANGED, EventBus, open_bus
 from zerogate.gateway.check import (
     AssertionSigner,
     Checker,
+    DecisionTokens,
     SessionCache,
     create_app,
     create_forward_auth_app,
+    start_grpc_check_server,
 )
 from zerogate.identity import Directory, Sessions
 from zerogate.policy import PDP, Bundle, DecisionCache, EntityUID, compile_bundle
@@ -99,8 +105,18 @@ async def serve(args: argparse.Namespace) -> None:
         login_url=f"{ISSUER}/login",
         session_cache=SessionCache(clock=clock) if args.session_cache else None,
         assertions=AssertionSigner(keys, issuer=ISSUER),  # as `zerogate up`: reused per session
+        decision_tokens=DecisionTokens(keys, issuer=ISSUER) if args.decision_tokens else None,
     )
-    servers = [_server(create_app(checker), args.ext_authz_port)]
+    grpc_server = None
+    if args.grpc_port:
+        grpc_server = await start_grpc_check_server(checker, port=args.grpc_port)
+    ext_authz = create_app(checker)
+
+    async def jwks(request: Request) -> JSONResponse:  # what Envoy fetches for local decisions
+        return JSONResponse(keys.jwks(clock.now()))
+
+    ext_authz.add_route("/jwks.json", jwks, methods=["GET"])
+    servers = [_server(ext_authz, args.ext_authz_port)]
     if args.forward_auth_port:
         servers.append(_server(create_forward_auth_app(checker), args.forward_auth_port))
     bus = open_bus(store, poll_interval_s=POLL_INTERVAL_S, clock=clock) if args.events else None
@@ -127,6 +143,8 @@ async def serve(args: argparse.Namespace) -> None:
             await bus.aclose()
         for _, sock in servers:
             sock.close()
+        if grpc_server is not None:
+            await grpc_server.aclose()
         store.close()
 
 
@@ -135,9 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, required=True, help="the bench's SQLite file")
     parser.add_argument("--ext-authz-port", type=int, required=True)
     parser.add_argument("--forward-auth-port", type=int, default=0)
+    parser.add_argument("--grpc-port", type=int, default=0, help="also serve ext_authz over gRPC")
     parser.add_argument("--no-decision-cache", dest="decision_cache", action="store_false")
     parser.add_argument("--no-session-cache", dest="session_cache", action="store_false")
     parser.add_argument("--no-events", dest="events", action="store_false")
+    parser.add_argument(
+        "--decision-tokens", action="store_true", help="mint decision tokens; serve /jwks.json"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     uvloop.run(serve(args))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 
+from _check_server import ISSUER
 from _servers import (
     UPSTREAM_BODY,
     BrokenSetup,
@@ -29,15 +30,21 @@ from _servers import (
     upstream_block,
     wait_until_serving,
 )
+from zerogate.app import enforce_denials
 from zerogate.app.admin import record_session_change
-from zerogate.gateway.envoy import AUTHZ_CLUSTER, EnvoyProcess, Gateway, Route
+from zerogate.clock import SystemClock
+from zerogate.control import open_bus
+from zerogate.gateway.check import DecisionTokens
+from zerogate.gateway.envoy import AUTHZ_CLUSTER, EnvoyProcess, Gateway, LocalDecisions, Route
 from zerogate.identity import SESSION_COOKIE_NAME, Directory, Sessions, User
 from zerogate.store import Store, open_store
+from zerogate.tokens import KeyRing
 
 HOST = "wiki.example.test"
 ROUTE = "wiki-web"  # examples/policies: employees may read it
 USER = "emma"  # in `employees`
 BROWSER = "text/html,application/xhtml+xml"
+EVENT_POLL_S = 0.2  # the SQLite change feed's default poll interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,7 @@ class Row:
     checked: bool = True  # behind the check: a request without the cookie must be refused
     seen_user: str | None = USER  # the x-zerogate-user the upstream must see (None: not checked)
     vs_envoy: bool = True  # "added latency" is meaningful against row B
+    decision_token: bool = False  # wrk also sends a fresh decision-token cookie (local decisions)
 
 
 @dataclass
@@ -86,7 +94,15 @@ async def new_session(sessions: Sessions, user: User) -> str:
     return new.token
 
 
-def _gateway(port: int, authz_port: int, upstream_port: int, *, public: bool) -> Gateway:
+def _gateway(
+    port: int,
+    authz_port: int,
+    upstream_port: int,
+    *,
+    public: bool,
+    check_protocol: str = "http",
+    local: bool = False,
+) -> Gateway:
     route = Route(
         "wiki",
         hosts=(HOST,),
@@ -100,6 +116,12 @@ def _gateway(port: int, authz_port: int, upstream_port: int, *, public: bool) ->
         authz_url=f"http://127.0.0.1:{authz_port}",
         routes=(route,),
         concurrency=1,
+        check_protocol=check_protocol,
+        local_decisions=LocalDecisions(
+            issuer=ISSUER, jwks_url=f"http://127.0.0.1:{authz_port}/jwks.json"
+        )
+        if local
+        else None,
     )
 
 
@@ -110,7 +132,8 @@ async def fleet(scratch: Path, wrk: str, nginx_bin: str) -> AsyncIterator[Fleet]
         store, sessions, user, cookie = await prepare_store(scratch / "zerogate.db")
         stack.callback(store.close)
         world = Fleet(scratch, wrk, store, sessions, user, cookie)
-        ports = {name: free_port() for name in ("nginx", "front", "C", "Cfa", "Cn", "D", "R")}
+        names = ("nginx", "front", "C", "Cfa", "Cg", "Cn", "D", "R", "L")
+        ports = {name: free_port() for name in names}
 
         def started(child: Child) -> Child:
             stack.callback(child.stop)
@@ -123,7 +146,12 @@ async def fleet(scratch: Path, wrk: str, nginx_bin: str) -> AsyncIterator[Fleet]
         checks = {
             "C": started(
                 start_check(
-                    scratch, "check-C", store=db, port=ports["C"], forward_auth_port=ports["Cfa"]
+                    scratch,
+                    "check-C",
+                    store=db,
+                    port=ports["C"],
+                    forward_auth_port=ports["Cfa"],
+                    grpc_port=ports["Cg"],  # row C-grpc: the same check, its gRPC face
                 )
             ),
             "Cn": started(
@@ -133,6 +161,9 @@ async def fleet(scratch: Path, wrk: str, nginx_bin: str) -> AsyncIterator[Fleet]
                 start_check(scratch, "check-D", store=db, port=ports["D"], decision_cache=False)
             ),
             "R": started(start_check(scratch, "check-R", store=db, port=ports["R"], events=False)),
+            "L": started(
+                start_check(scratch, "check-L", store=db, port=ports["L"], decision_tokens=True)
+            ),
         }
         block = forward_auth_block(
             ports["front"], upstream=ports["nginx"], check=ports["Cfa"], route=ROUTE
@@ -152,6 +183,10 @@ async def fleet(scratch: Path, wrk: str, nginx_bin: str) -> AsyncIterator[Fleet]
                 key: _gateway(free_port(), ports[key], ports["nginx"], public=False)
                 for key in ("C", "Cn", "D", "R")
             },
+            "Cg": _gateway(
+                free_port(), ports["Cg"], ports["nginx"], public=False, check_protocol="grpc"
+            ),
+            "L": _gateway(free_port(), ports["L"], ports["nginx"], public=False, local=True),
         }
         for key, gateway in gateways.items():
             envoy = EnvoyProcess(gateway, workdir=scratch / f"envoy-{key}")
@@ -190,6 +225,19 @@ async def fleet(scratch: Path, wrk: str, nginx_bin: str) -> AsyncIterator[Fleet]
                 {"envoy": pid("C"), "check": checks["C"].pid, "nginx": nginx_pid},
             ),
             Row(
+                "C-grpc",
+                "Envoy + Zerogate gRPC ext_authz (cached)",
+                gateways["Cg"].listen_port,
+                {"envoy": pid("Cg"), "check": checks["C"].pid, "nginx": nginx_pid},
+            ),
+            Row(
+                "C-local",
+                "Envoy + Zerogate, local decisions (decision token, jwt_authn cache)",
+                gateways["L"].listen_port,
+                {"envoy": pid("L"), "check": checks["L"].pid, "nginx": nginx_pid},
+                decision_token=True,
+            ),
+            Row(
                 "C-nosc",
                 "Envoy + Zerogate, cached, no session cache",
                 gateways["Cn"].listen_port,
@@ -213,8 +261,28 @@ async def fleet(scratch: Path, wrk: str, nginx_bin: str) -> AsyncIterator[Fleet]
             "events": gateways["C"].listen_port,
             "ttl": gateways["R"].listen_port,
             "no_session_cache": gateways["Cn"].listen_port,
+            "local": gateways["L"].listen_port,
         }
+        # Row C-local's deny list, kept from the change feed as `zerogate up` keeps it.
+        bus = open_bus(store, poll_interval_s=EVENT_POLL_S, clock=SystemClock())
+        stack.push_async_callback(bus.aclose)
+        denials = enforce_denials(
+            bus,
+            world.envoys["L"],
+            DecisionTokens(KeyRing(), issuer=ISSUER),  # only its TTL is read
+            clock=SystemClock(),
+            epoch=lambda: None,  # the bench activates no policy
+            clock_skew_s=5,  # LocalDecisions' default leeway
+        )
+        follower = asyncio.create_task(denials)
+        stack.push_async_callback(_cancel, follower)
         yield world
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def verify(world: Fleet) -> list[str]:
@@ -264,7 +332,7 @@ def verify(world: Fleet) -> list[str]:
 async def authz_connections(world: Fleet) -> dict[str, dict[str, int]]:
     """Envoy's own counters for its check-service cluster: connections vs requests (reuse)."""
     found: dict[str, dict[str, int]] = {}
-    for key in ("C", "Cn", "D"):
+    for key in ("C", "Cg", "Cn", "D", "L"):
         port = world.envoys[key].gateway.admin_port
         reply = await asyncio.to_thread(
             get,
@@ -279,3 +347,12 @@ async def authz_connections(world: Fleet) -> dict[str, dict[str, int]]:
         }
         found[key] = {k: int(stats.get(k, 0)) for k in ("upstream_cx_total", "upstream_rq_total")}
     return found
+
+
+def decision_cookie(world: Fleet, row: Row) -> str:
+    """A fresh decision token for `row`: one allowed GET through the check (it lives 15 s)."""
+    reply = get(row.port, host=HOST, headers={"Cookie": world.cookie})
+    cookie = reply.headers.get("set-cookie", "")
+    if reply.status != 200 or not cookie.startswith("__Host-zerogate-dt-"):
+        raise BrokenSetup(f"row {row.key}: no decision token: {reply.status} {cookie[:40]!r}")
+    return cookie.split(";", 1)[0]

@@ -3,8 +3,9 @@ store does Envoy stop letting its cookie through?
 
 A fresh session is used until the check serves it from its session cache, then revoked with
 `Sessions.revoke` (which publishes `entity.changed` in the same transaction, as the admin API
-does). The clock starts before the revoke call and stops at the first 401, probing every
-`poll_s` on one keep-alive connection.
+does). The clock starts before the revoke call and stops at the first 401 (or, with local
+decisions, the first 307 that drops the listed decision token), probing every `poll_s` on one
+keep-alive connection like a browser that keeps the cookies it is given.
 """
 
 from __future__ import annotations
@@ -21,18 +22,38 @@ from _common import percentile
 from _gateway_fleet import HOST, new_session
 from _servers import BrokenSetup
 from zerogate.identity import SESSION_COOKIE_NAME, Sessions, User
+from zerogate.tokens import DECISION_COOKIE_PREFIX
 
 LIMIT_S = 5.0  # a revocation not enforced by then is a failure, not a sample
 
 
-def _probe(conn: http.client.HTTPConnection, cookie: str) -> int:
-    conn.request("GET", "/", headers={"Host": HOST, "Cookie": cookie})
-    answer = conn.getresponse()
-    answer.read()
-    return answer.status
+class _Browser:
+    """Keeps the decision-token cookie a gateway with local decisions hands out, as a browser
+    would: sent back on the next requests, dropped when a 307 deletes it."""
+
+    def __init__(self, cookie: str) -> None:
+        self.cookie = cookie
+        self.token: str | None = None
+
+    def send(self, conn: http.client.HTTPConnection) -> int:
+        cookie = self.cookie if self.token is None else f"{self.cookie}; {self.token}"
+        conn.request("GET", "/", headers={"Host": HOST, "Cookie": cookie})
+        answer = conn.getresponse()
+        answer.read()
+        for value in answer.headers.get_all("set-cookie") or ():
+            pair = value.split(";", 1)[0]
+            if pair.startswith(DECISION_COOKIE_PREFIX):
+                self.token = None if "Max-Age=0" in value else pair
+        return answer.status
 
 
-def _use_for(conn: http.client.HTTPConnection, cookie: str, seconds: float, poll_s: float) -> None:
+def _probe(conn: http.client.HTTPConnection, browser: _Browser) -> int:
+    return browser.send(conn)
+
+
+def _use_for(
+    conn: http.client.HTTPConnection, cookie: _Browser, seconds: float, poll_s: float
+) -> None:
     """Use the session (at least 3 requests, then until `seconds` have passed): all must be 200."""
     end, count = time.perf_counter() + seconds, 0
     while count < 3 or time.perf_counter() < end:
@@ -44,14 +65,14 @@ def _use_for(conn: http.client.HTTPConnection, cookie: str, seconds: float, poll
 
 
 def _until_denied(
-    conn: http.client.HTTPConnection, cookie: str, *, t0: float, poll_s: float
+    conn: http.client.HTTPConnection, cookie: _Browser, *, t0: float, poll_s: float
 ) -> float:
     while True:
         status = _probe(conn, cookie)
-        if status == 401:
+        if status in (401, 307):  # 307: Envoy refused a listed decision token (local decisions)
             return time.perf_counter() - t0
         if status != 200:
-            raise BrokenSetup(f"revocation probe: expected 200 or 401, got {status}")
+            raise BrokenSetup(f"revocation probe: expected 200, 307 or 401, got {status}")
         if time.perf_counter() - t0 > LIMIT_S:
             raise BrokenSetup(f"revocation not enforced within {LIMIT_S:g} s")
         time.sleep(poll_s)
@@ -74,7 +95,7 @@ async def revocation_to_deny(
     writes: list[float] = []
     for _ in range(repeats):
         token = await new_session(sessions, user)
-        cookie = f"{SESSION_COOKIE_NAME}={token}"
+        cookie = _Browser(f"{SESSION_COOKIE_NAME}={token}")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
             await asyncio.to_thread(_use_for, conn, cookie, use_s(), poll_s)

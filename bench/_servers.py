@@ -248,17 +248,21 @@ def start_check(
     store: Path,
     port: int,
     forward_auth_port: int = 0,
+    grpc_port: int = 0,
     decision_cache: bool = True,
     session_cache: bool = True,
     events: bool = True,
+    decision_tokens: bool = False,
 ) -> Child:
     argv = [
         sys.executable,
         str(BENCH / "_check_server.py"),
         *("--store", str(store), "--ext-authz-port", str(port)),
         *(("--forward-auth-port", str(forward_auth_port)) if forward_auth_port else ()),
+        *(("--grpc-port", str(grpc_port)) if grpc_port else ()),
         *(() if decision_cache else ("--no-decision-cache",)),
         *(() if session_cache else ("--no-session-cache",)),
         *(() if events else ("--no-events",)),
+        *(("--decision-tokens",) if decision_tokens else ()),
     ]
     return spawn(name, argv, scratch / f"{name}.log")

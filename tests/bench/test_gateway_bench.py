@@ -29,9 +29,9 @@ if MISSING and not os.environ.get("CI"):
     )
 
 pytestmark = pytest.mark.e2e
-ROWS = {"A", "B", "C", "C-nosc", "D", "F"}
-BEHIND_ENVOY_AND_CHECK = {"C", "C-nosc", "D"}
-REVOCATIONS = {"events", "ttl", "no_session_cache"}
+ROWS = {"A", "B", "C", "C-grpc", "C-local", "C-nosc", "D", "F"}
+BEHIND_ENVOY_AND_CHECK = {"C", "C-grpc", "C-local", "C-nosc", "D"}
+REVOCATIONS = {"events", "ttl", "no_session_cache", "local", "replicas"}
 
 
 def test_gateway_bench_quick_measures_every_row(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_gateway_bench_quick_measures_every_row(tmp_path: Path) -> None:
     for key in BEHIND_ENVOY_AND_CHECK:
         assert math.isfinite(rows[key]["added_p50_ms"]), key
         assert "check" in rows[key]["cpu_us_per_req"], key
-    assert {k for k, r in rows.items() if "paced" in r} == {"B", "C"}
+    assert {k for k, r in rows.items() if "paced" in r} == {"B", "C", "C-grpc", "C-local"}
     assert math.isfinite(rows["C"]["paced"]["added_p99_ms"])
 
     verified = "\n".join(result["verified"])
@@ -68,5 +68,5 @@ def test_gateway_bench_quick_measures_every_row(tmp_path: Path) -> None:
     for key, found in revocations.items():
         assert found["n"] >= 1, key
         assert positive(found["p99_ms"]), key
-    assert len(result["targets"]) == 6
+    assert len(result["targets"]) == 13
     assert all(isinstance(t["met"], bool) for t in result["targets"])

@@ -4,14 +4,22 @@ Chromium asks the gateway for the demo app, is sent to the sign-in page, signs i
 through the IdP's `/continue` and sees the app greet it by name with the identity headers the
 check service set. A user outside the policy gets the 403 page with a decision id; an API client
 without a token gets a Bearer challenge; a spoofed identity header never reaches the app.
+
+The gateway serves https with a leaf of the local CA `zerogate up` created. Chromium accepts
+exactly that leaf's public key (`--ignore-certificate-errors-spki-list`, a pin, not "ignore
+every error"); httpx trusts the CA file the banner names and nothing else.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -20,13 +28,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests._serve import loopback_socket, serving
-from tests.browser.test_login_browser import browser
+from tests.browser.test_login_browser import ARGS, browser
 from tests.identity._support import GOOD_PASSWORD
 from tests.policy._org import EXAMPLES
 
@@ -34,7 +44,7 @@ CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page  # noqa: E402
+from playwright.sync_api import Browser, BrowserType, Page, sync_playwright  # noqa: E402
 
 __all__ = ["browser"]
 pytestmark = pytest.mark.e2e
@@ -93,10 +103,18 @@ def up(tmp_path: Path, config: str) -> Iterator[dict[str, str]]:
         watchdog.cancel()
         text = "".join(seen)
         login = re.search(r"sign in +(http://localhost:\d+)/login", text)
-        gateway = re.search(r"gateway +(http://localhost:\d+)/", text)
+        gateway = re.search(r"gateway +(https://localhost:(\d+))/", text)
+        ca = re.search(r"local CA +(\S+)", text)
         assert login, text
         assert gateway, text
-        yield {"login": login.group(1), "gateway": gateway.group(1)}
+        assert ca, text
+        assert f"curl --cacert {ca.group(1)} {gateway.group(1)}/" in text  # trust steps
+        yield {
+            "login": login.group(1),
+            "gateway": gateway.group(1),
+            "ca": ca.group(1),
+            "spki": _served_spki(int(gateway.group(2)), ca.group(1)),
+        }
     finally:
         watchdog.cancel()
         proc.send_signal(signal.SIGINT)  # the process this test started; it stops its Envoy
@@ -111,16 +129,40 @@ def up(tmp_path: Path, config: str) -> Iterator[dict[str, str]]:
     assert leftover.stdout.strip() == "", "zerogate up left its Envoy running"
 
 
+def _served_spki(port: int, ca_file: str) -> str:
+    """The served leaf's SPKI pin (base64 SHA-256), once it verifies against the banner's CA."""
+    context = ssl.create_default_context(cafile=ca_file)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    key = x509.load_der_x509_certificate(der).public_key()
+    spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[BrowserType]:
+    with sync_playwright() as playwright:
+        yield playwright.chromium
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser profile (a 403 is expected here, so console errors are not failures)."""
-    context = browser.new_context(locale="en-US")
+def page(chromium: BrowserType, up: dict[str, str]) -> Iterator[Page]:
+    """A fresh Chromium that accepts the gateway's own leaf by its key, no other certificate
+    (a 403 is expected here, so console errors are not failures)."""
+    pinned = [*ARGS, f"--ignore-certificate-errors-spki-list={up['spki']}"]
+    launched: Browser = chromium.launch(executable_path=CHROMIUM, headless=True, args=pinned)
+    context = launched.new_context(locale="en-US")
     opened = context.new_page()
     opened.set_default_timeout(15_000)
     try:
         yield opened
     finally:
         context.close()
+        launched.close()
 
 
 def _sign_in(page: Page, username: str) -> None:
@@ -160,6 +202,7 @@ def test_api_clients_get_a_bearer_challenge_and_cannot_spoof_identity(up: dict[s
         f"{up['gateway']}/api/whoami",
         headers={"Accept": "application/json", "x-zerogate-user": "admin"},
         timeout=10,
+        verify=ssl.create_default_context(cafile=up["ca"]),  # our local CA, nothing else
     )
     assert reply.status_code == 401
     assert reply.headers["www-authenticate"].startswith("Bearer")

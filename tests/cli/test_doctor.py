@@ -71,6 +71,7 @@ def test_doctor_healthy_setup_passes(tmp_path: Path) -> None:
         "signing keys": "ok",
         "port server.port": "ok",
         "port gateway.port": "ok",
+        "local tls": "ok",
         "routes": "ok",
     }
     assert "the JWKS would publish 1 key(s)" in checks["signing keys"]["detail"]

@@ -14,11 +14,17 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from tests._serve import loopback_socket, serving
-from zerogate.gateway.check import AssertionSigner
+from zerogate._types import DecisionID
+from zerogate.gateway.check import AssertionSigner, DecisionTokens
 from zerogate.gateway.check._authn import Identity
 from zerogate.gateway.check._caches import Principal
-from zerogate.sdk import AssertionMiddleware, require_assertion, verify_assertion
-from zerogate.tokens import KeyRing, TokenError, TokenType, issue
+from zerogate.sdk import (
+    AssertionMiddleware,
+    require_assertion,
+    verify_assertion,
+    verify_decision_token,
+)
+from zerogate.tokens import KeyRing, TokenError, TokenType, decision_cookie, issue
 
 NOW = datetime.now(UTC)
 ISSUER = "https://sso.example.test"
@@ -121,3 +127,44 @@ def test_the_middleware_lets_only_verified_requests_through(ring: KeyRing, jwks_
         assert ok.status_code == 200
         assert ok.json() == {"user": "ada"}
     assert httpx.get(jwks_url, timeout=5).status_code == 200
+
+
+def test_a_decision_token_cookie_stands_in_for_the_assertion_on_gets_only(
+    ring: KeyRing, jwks_url: str
+) -> None:
+    """The gateway let a GET through on its own: the app verifies the route's cookie instead."""
+
+    async def hello(request: Request) -> Response:
+        found = require_assertion(request)
+        return JSONResponse({"user": found.username, "groups": list(found.groups)})
+
+    app = AssertionMiddleware(
+        Starlette(routes=[Route("/", hello, methods=["GET", "POST"])]),
+        jwks_url=jwks_url,
+        issuer=ISSUER,
+        audience="wiki-web",
+    )
+    tokens = DecisionTokens(ring, issuer=ISSUER)
+    now = datetime.now(UTC)
+
+    def cookie(route: str) -> str:
+        header = tokens.set_cookie(
+            _identity(), route, decision_id=DecisionID("d-1"), epoch="e", now=now
+        )
+        assert header is not None
+        return header.split(";", 1)[0]
+
+    assertion = AssertionSigner(ring, issuer=ISSUER).assertion(_identity(), "wiki-web", now=now)
+    with TestClient(app) as client:
+        ok = client.get("/", headers={"cookie": f"a=1; {cookie('wiki-web')}"})
+        assert ok.status_code == 200
+        assert ok.json() == {"user": "ada", "groups": ["employees"]}
+        # Not for another route's token, not for other methods, not an assertion as a cookie.
+        assert client.get("/", headers={"cookie": cookie("admin-ui")}).status_code == 401
+        assert client.post("/", headers={"cookie": cookie("wiki-web")}).status_code == 401
+        named = f"{decision_cookie('wiki-web')}={assertion}"
+        assert client.get("/", headers={"cookie": named}).status_code == 401
+    value = cookie("wiki-web").split("=", 1)[1]
+    with pytest.raises(TokenError):
+        verify_assertion(value, keys=ring, issuer=ISSUER, audience="wiki-web")
+    assert verify_decision_token(value, keys=ring, issuer=ISSUER, audience="wiki-web").subject

@@ -32,8 +32,9 @@ TABLES = {
     "oauth_grants",
     "oauth_refresh_tokens",
     "federated_identities",
+    "webhook_replays",
 }
-HEAD = "007"
+HEAD = "008"
 
 
 def _tables(store: Store) -> set[str]:

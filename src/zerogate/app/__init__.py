@@ -1,6 +1,8 @@
 """Composition roots: `zerogate up` (all in one) and `zerogate serve ROLE` (one replica)."""
 
-from zerogate.app._gateway_service import envoy_route
+from zerogate.app._config_watch import SettingsSource
+from zerogate.app._denials import DenyList, enforce_denials
+from zerogate.app._gateway_service import envoy_route, gateway_routes
 from zerogate.app._secrets import KEY_FILE
 from zerogate.app.admin import (
     client_admin,
@@ -17,9 +19,13 @@ from zerogate.app.roles import ROLES, run_role
 __all__ = [
     "KEY_FILE",
     "ROLES",
+    "DenyList",
+    "SettingsSource",
     "banner",
     "client_admin",
+    "enforce_denials",
     "envoy_route",
+    "gateway_routes",
     "identity_admin",
     "mfa_admin",
     "policy_admin",

@@ -8,10 +8,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from zerogate.app._config_watch import SettingsSource
 from zerogate.app._demo import demo_app
+from zerogate.app._denials import enforce_denials
 from zerogate.app._pdp_service import PDPService
+from zerogate.app._route_reload import LiveRoutes
 from zerogate.app._serve import background_server, free_port, loopback_socket
 from zerogate.app.admin import directory, record_session_change
 from zerogate.clock import Clock
@@ -22,14 +26,25 @@ from zerogate.gateway.check import (
     MAX_WEBHOOK_BODY_BYTES,
     AssertionSigner,
     Checker,
+    DecisionTokens,
     HostSessions,
     ReplayCache,
     SessionCache,
+    StoreReplayCache,
     WebhookVerifier,
+    start_grpc_check_server,
 )
 from zerogate.gateway.check import RouteSettings as CheckRoute
 from zerogate.gateway.check import create_app as create_check_app
-from zerogate.gateway.envoy import EnvoyProcess, Gateway, Route
+from zerogate.gateway.envoy import (
+    EnvoyProcess,
+    Gateway,
+    LocalDecisions,
+    Route,
+    TlsFiles,
+    write_sds,
+)
+from zerogate.gateway.tls import LocalCA, ServingCertificate
 from zerogate.identity import Sessions
 from zerogate.identity.oidc import GrantStatus
 from zerogate.tokens import StoreKeyRing
@@ -38,6 +53,8 @@ HANDOFF_KEY_PURPOSE = "zerogate.gateway.handoff"  # the IdP derives the same key
 DEMO_ROUTE = "demo"
 DEMO_POLICY = "wiki-web"  # a Route of the example policies: employees may read it
 KEY_REFRESH_S = 300.0  # new signing keys are announced an hour before they sign
+LOCAL_CLOCK_SKEW_S = 5  # Envoy's leeway on a decision token's expiry (its default is 60 s)
+TLS_RENEW_CHECK_S = 3600.0  # a 30-day leaf is renewed with 10 days left: hourly is plenty
 log = logging.getLogger("zerogate.app")
 
 
@@ -46,6 +63,7 @@ class RunningGateway:
     url: str  # where people reach the routes
     routes: tuple[Route, ...]
     demo: bool  # the demo app is the (only) route
+    ca_file: Path | None = None  # the local CA to trust (tls = "local")
 
 
 @contextlib.asynccontextmanager
@@ -57,8 +75,10 @@ async def gateway_service(
     idp_url: str,
     port: int,
     workdir: Path,
+    source: SettingsSource | None = None,
 ) -> AsyncIterator[RunningGateway]:
-    """Start the check service and Envoy on `port`; stop both (and the demo app) on exit."""
+    """Start the check service and Envoy on `port`; stop both (and the demo app) on exit.
+    With `source`, a change of its file applies the new routes while running."""
     conf = settings.gateway
     admin_port = conf.admin_port or free_port()
     async with contextlib.AsyncExitStack() as stack:
@@ -75,6 +95,9 @@ async def gateway_service(
         # Signs assertions with the IdP's active key (the IdP creates and rotates it).
         keys = StoreKeyRing(svc.store)
         await keys.refresh()
+        replays = StoreReplayCache(svc.store, clock=clock)  # webhook replays, across replicas
+        stack.push_async_callback(_cancel, asyncio.create_task(replays.run_cleanup()))
+        tokens = _decision_tokens(settings, keys, idp_url)
         checker = Checker(
             svc.pdp,
             Sessions(svc.store, on_change=record_session_change),
@@ -83,36 +106,88 @@ async def gateway_service(
             issuer=idp_url,
             clock=clock,
             login_url=f"{idp_url}/login",
-            routes={
-                (r.policy or name): CheckRoute(mfa_max_age_s=r.mfa_max_age_s or None)
-                for name, r in settings.routes.items()
-            },
+            routes=check_routes(settings),
             token_status=GrantStatus(svc.store),
             # Sessions are re-read at most once a second; revocations arrive sooner through the
             # change feed (`_follow` drops them): the 4x difference is measured in bench/gateway.py.
             session_cache=SessionCache(clock=clock),
             assertions=AssertionSigner(keys, issuer=idp_url),
-            webhooks=_webhooks(settings, clock),
+            webhooks=_webhooks(settings, clock, store_replays=replays),
             host_sessions=HostSessions(svc.store.sealer.derive(HANDOFF_KEY_PURPOSE)),
+            decision_tokens=tokens,
         )
         stack.push_async_callback(_cancel, asyncio.create_task(_follow(svc, checker)))
         stack.push_async_callback(_cancel, asyncio.create_task(_refresh(keys)))
-        check_sock = loopback_socket(conf.check_port)
-        stack.callback(check_sock.close)
-        check_app = create_check_app(checker, public_port=port)
-        await stack.enter_async_context(background_server(check_app, check_sock))
+        if conf.check_protocol == "grpc":  # ext_authz's gRPC face (docs/gateway.md)
+            grpc_check = await start_grpc_check_server(
+                checker, port=conf.check_port, public_port=port
+            )
+            stack.push_async_callback(grpc_check.aclose)
+            authz_url = grpc_check.url
+        else:
+            check_sock = loopback_socket(conf.check_port)
+            stack.callback(check_sock.close)
+            check_app = create_check_app(checker, public_port=port)
+            await stack.enter_async_context(background_server(check_app, check_sock))
+            authz_url = f"http://127.0.0.1:{check_sock.getsockname()[1]}"
+        ca, tls = _local_tls(settings, workdir, clock) if conf.tls == "local" else (None, None)
         gateway = Gateway(
             listen_host=conf.host,
             listen_port=port,
             admin_port=admin_port,
-            authz_url=f"http://127.0.0.1:{check_sock.getsockname()[1]}",
+            authz_url=authz_url,
             routes=routes,
             concurrency=conf.concurrency,
+            check_protocol=conf.check_protocol,
+            tls=tls,
+            local_decisions=_local_decisions(tokens, idp_url),
         )
         envoy = EnvoyProcess(gateway, workdir=workdir)
         await envoy.start()
         stack.push_async_callback(envoy.aclose)
-        yield RunningGateway(url=f"http://localhost:{port}", routes=routes, demo=demo)
+        if tokens is not None:
+            denials = enforce_denials(
+                svc.bus,
+                envoy,
+                tokens,
+                clock=clock,
+                epoch=lambda: svc.pdp.bundle_hash,
+                clock_skew_s=LOCAL_CLOCK_SKEW_S,
+            )
+            stack.push_async_callback(_cancel, asyncio.create_task(denials))
+        if ca is not None and tls is not None:
+            renewal = asyncio.create_task(_renew_serving(ca, tls, clock))
+            stack.push_async_callback(_cancel, renewal)
+        if source is not None:
+            live = LiveRoutes(
+                settings,
+                envoy,
+                checker,
+                translate=lambda s: gateway_routes(s, clock=clock),
+                fallback=routes if demo else (),
+                origins=lambda s: gateway_origins(s, port),
+            )
+            stack.push_async_callback(_cancel, asyncio.create_task(live.follow(source)))
+        url = _origin(settings, "localhost", port)
+        ca_file = ca.cert_path.absolute() if ca is not None else None
+        yield RunningGateway(url=url, routes=routes, demo=demo, ca_file=ca_file)
+
+
+def _decision_tokens(settings: Settings, keys: StoreKeyRing, idp_url: str) -> DecisionTokens | None:
+    """Local decisions (docs/gateway.md): a token lives as long as a cached decision may."""
+    if not settings.gateway.local_decisions:
+        return None
+    ttl = min(max(settings.policy.decision_ttl_s, 1.0), 60.0)
+    return DecisionTokens(keys, issuer=idp_url, ttl=timedelta(seconds=ttl))
+
+
+def _local_decisions(tokens: DecisionTokens | None, idp_url: str) -> LocalDecisions | None:
+    if tokens is None:
+        return None
+    # The IdP's JWKS announces keys an hour before they sign: Envoy's 5-minute cache keeps up.
+    return LocalDecisions(
+        issuer=idp_url, jwks_url=f"{idp_url}/jwks.json", clock_skew_s=LOCAL_CLOCK_SKEW_S
+    )
 
 
 def _routes(settings: Settings, port: int) -> tuple[tuple[Route, ...], bool]:
@@ -122,8 +197,56 @@ def _routes(settings: Settings, port: int) -> tuple[tuple[Route, ...], bool]:
     return tuple(envoy_route(name, r) for name, r in sorted(settings.routes.items())), False
 
 
-def _webhooks(settings: Settings, clock: Clock) -> dict[str, WebhookVerifier]:
-    """A verifier per webhook route, by Cedar route id, sharing one replay cache."""
+def check_routes(settings: Settings) -> dict[str, CheckRoute]:
+    """The check's settings per Cedar route id; routes sharing an id must agree on them."""
+    found: dict[str, CheckRoute] = {}
+    clashes = []
+    for name, conf in sorted(settings.routes.items()):
+        route = CheckRoute(
+            mfa_max_age_s=conf.mfa_max_age_s or None,
+            stale_max_s=conf.stale_max_s if conf.fail_mode == "stale" else None,
+        )
+        route_id = conf.policy or name
+        if found.setdefault(route_id, route) != route:
+            # The check knows a route by its id only: one of them would get the other's settings.
+            msg = f"routes sharing the policy id {route_id!r} need the same fail_mode, "
+            msg += "stale_max_s and mfa_max_age_s"
+            clashes.append(ErrorDetail("config_invalid", f"routes.{name}.policy", msg))
+    if clashes:
+        raise ConfigError("invalid routes", details=clashes)
+    return found
+
+
+def gateway_routes(
+    settings: Settings, *, clock: Clock
+) -> tuple[tuple[Route, ...], dict[str, CheckRoute]]:
+    """The configured routes for Envoy and for the check, validated as at start: one ConfigError
+    lists every problem (`zerogate route add` and live reloads check with this)."""
+    routes = tuple(envoy_route(name, r) for name, r in sorted(settings.routes.items()))
+    problems: list[ErrorDetail] = []
+    checks: dict[str, CheckRoute] = {}
+    try:  # the route model, with stand-in ports: only the routes are in question here
+        Gateway(listen_port=1, admin_port=2, authz_url="http://127.0.0.1:3", routes=routes)
+    except ConfigError as exc:
+        problems += exc.details
+    try:
+        checks = check_routes(settings)
+    except ConfigError as exc:
+        problems += exc.details
+    try:
+        _webhooks(settings, clock)
+    except ConfigError as exc:
+        problems += exc.details
+    if problems:
+        raise ConfigError(f"{len(problems)} route error(s)", details=problems)
+    return routes, checks
+
+
+def _webhooks(
+    settings: Settings, clock: Clock, *, store_replays: StoreReplayCache | None = None
+) -> dict[str, WebhookVerifier]:
+    """A verifier per webhook route, by Cedar route id, sharing one replay cache (in front of
+    `store_replays`, the store's, which every check replica on that store sees)."""
     replays = ReplayCache(clock=clock)
     verifiers: dict[str, WebhookVerifier] = {}
     owners: dict[str, list[str]] = {}
@@ -147,6 +270,7 @@ def _webhooks(settings: Settings, clock: Clock) -> dict[str, WebhookVerifier]:
             timestamp_header=conf.webhook_timestamp_header,
             clock=clock,
             replay_cache=replays,
+            shared=None if store_replays is None else store_replays.route(route_id),
         )
     if shared:
         raise ConfigError("invalid webhook routes", details=shared)
@@ -202,8 +326,40 @@ def gateway_origins(settings: Settings, port: int) -> list[str]:
         name = _without_port(host)
         if name and not name.startswith("*."):
             hosts.add(name)
-    suffix = "" if port == 80 else f":{port}"
-    return sorted(f"http://{h}{suffix}" for h in hosts)
+    return sorted(_origin(settings, h, port) for h in hosts)
+
+
+def _origin(settings: Settings, host: str, port: int) -> str:
+    """`https://host:port` with TLS on (the default), `http://host:port` without."""
+    scheme, default = ("http", 80) if settings.gateway.tls == "off" else ("https", 443)
+    return f"{scheme}://{host}" + ("" if port == default else f":{port}")
+
+
+def _local_tls(settings: Settings, workdir: Path, clock: Clock) -> tuple[LocalCA, TlsFiles]:
+    """The local CA (created on first start) and the SDS file naming a fresh serving leaf."""
+    ca = LocalCA.load_or_create(settings.data_dir / "tls", now=clock.now())
+    tls = TlsFiles(workdir / "sds")
+    _serve_leaf(tls, ca.serving_certificate(now=clock.now()))
+    return ca, tls
+
+
+def _serve_leaf(tls: TlsFiles, leaf: ServingCertificate) -> None:
+    write_sds(tls, certificate_chain=leaf.certificate_chain, private_key=leaf.private_key)
+
+
+async def _renew_serving(ca: LocalCA, tls: TlsFiles, clock: Clock) -> None:
+    """Renew the serving leaf when a third of its life is left; Envoy swaps it in via SDS."""
+    served: int | None = None  # unknown at first: the first round re-points (to the same leaf)
+    while True:
+        await asyncio.sleep(TLS_RENEW_CHECK_S)
+        try:
+            leaf = ca.serving_certificate(now=clock.now())
+            if leaf.serial != served:
+                _serve_leaf(tls, leaf)  # the same files again change nothing for Envoy
+                served = leaf.serial
+                log.info("serving certificate renewed", extra={"not_after": str(leaf.not_after)})
+        except Exception:  # the next round retries; Envoy keeps serving the current leaf
+            log.exception("renewing the serving certificate failed")
 
 
 def _without_port(host: str) -> str:

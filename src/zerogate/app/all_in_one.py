@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
+from zerogate.app._config_watch import SettingsSource
 from zerogate.app._gateway_service import (
     RunningGateway,
     gateway_origins,
@@ -31,13 +33,16 @@ from zerogate.errors import ConfigError, ZerogateError
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""})  # noqa: S104
 
 
-def run_all_in_one(settings: Settings, *, out: TextIO = sys.stdout) -> None:
-    """Start the PDP with its AuthZEN face and the sign-in pages; blocks until interrupted."""
+def run_all_in_one(
+    settings: Settings, *, out: TextIO = sys.stdout, source: SettingsSource | None = None
+) -> None:
+    """Start the PDP with its AuthZEN face and the sign-in pages; blocks until interrupted.
+    With `source` (where `settings` came from), the gateway follows its route changes."""
     stop_on_sigterm()
-    asyncio.run(_main(settings, out))
+    asyncio.run(_main(settings, out, source))
 
 
-async def _main(settings: Settings, out: TextIO) -> None:
+async def _main(settings: Settings, out: TextIO, source: SettingsSource | None = None) -> None:
     clock = SystemClock()
     # The login pages must know their own URL before they serve (Origin checks), so an
     # ephemeral port (0) is chosen here rather than by the server.
@@ -73,6 +78,7 @@ async def _main(settings: Settings, out: TextIO) -> None:
                             idp_url=login_url.rstrip("/"),
                             port=gateway_port,
                             workdir=settings.data_dir / "envoy",
+                            source=source,
                         )
                     )
                 except (ZerogateError, OSError) as exc:
@@ -132,6 +138,7 @@ def banner(
         else f"  sign in        off: {login_off}",
         *([f"  OIDC issuer    {login_url}"] if login_url else []),
         f"  gateway        {gateway.url}/" if gateway else f"  gateway        {gateway_off}",
+        *([f"  local CA       {gateway.ca_file}"] if gateway and gateway.ca_file else []),
         f"  health         {base}/healthz",
         "",
     ]
@@ -147,6 +154,8 @@ def banner(
             "  zerogate client add MyApp --redirect-uri https://app.example.com/callback",
             "",
         ]
+    if gateway is not None and gateway.ca_file is not None:
+        lines += _trust_steps(gateway.ca_file, gateway.url)
     return "\n".join(
         [
             *lines,
@@ -157,6 +166,18 @@ def banner(
             "Press Ctrl+C to stop.",
         ]
     )
+
+
+def _trust_steps(ca_file: Path, url: str) -> list[str]:
+    """How to trust the local CA once (it can only vouch for localhost names)."""
+    return [
+        "The gateway serves https with a certificate from a local CA. Trust it once:",
+        f"  Debian/Ubuntu:    sudo cp {ca_file} /usr/local/share/ca-certificates/"
+        "zerogate-local-ca.crt && sudo update-ca-certificates",
+        "  Firefox/Chromium: Settings > Certificates > Authorities > Import (for websites)",
+        f"  curl:             curl --cacert {ca_file} {url}/",
+        "",
+    ]
 
 
 def _demo_steps(gateway: RunningGateway) -> list[str]:

@@ -15,6 +15,7 @@ from zerogate.cli._group import group_app
 from zerogate.cli._mfa import mfa_app
 from zerogate.cli._output import ExitCode, Output, State
 from zerogate.cli._policy import policy_app
+from zerogate.cli._route import route_app
 from zerogate.cli._serve import serve, up
 from zerogate.cli._session import session_app
 from zerogate.cli._user import user_app
@@ -85,6 +86,7 @@ app.add_typer(group_app, name="group")
 app.add_typer(mfa_app, name="mfa")
 app.add_typer(session_app, name="session")
 app.add_typer(client_app, name="client")
+app.add_typer(route_app, name="route")
 app.command("up")(up)
 app.command("serve")(serve)
 app.command("doctor")(doctor)

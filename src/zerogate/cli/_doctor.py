@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import os
 import re
 import socket
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +33,7 @@ from zerogate.store.migrations import alembic_config
 from zerogate.tokens import StoreKeyRing
 
 if TYPE_CHECKING:
-    from zerogate.gateway.envoy import Route
+    from zerogate.gateway.envoy import Route, TlsFiles
 
 KEY_FILE = "master.key"  # zerogate.app.KEY_FILE (not imported here: the CLI starts lighter)
 VERSION_TIMEOUT_S = 30.0
@@ -88,7 +90,7 @@ def diagnose(config: Path | None, *, now: datetime) -> list[Finding]:
         broken = Finding(
             "configuration", Status.FAIL, exc.message, "fix every setting listed", exc.details
         )
-        rest = ("master key", "store", "signing keys", "ports", "routes")
+        rest = ("master key", "store", "signing keys", "ports", "local tls", "routes")
         return [
             broken,
             _envoy(True)[1],
@@ -103,6 +105,7 @@ def diagnose(config: Path | None, *, now: datetime) -> list[Finding]:
         found.append(finding)
         found.append(_signing_keys(store, sealer, now))
     found += _ports(settings)
+    found.append(_local_tls(settings, now))
     found.append(_routes(settings, envoy))
     return found
 
@@ -303,6 +306,49 @@ def _port(check: str, key: str, host: str, port: int) -> Finding:
     return Finding(check, Status.OK, f"{host}:{port} is free")
 
 
+def _local_tls(settings: Settings, now: datetime) -> Finding:
+    """The local CA and the newest serving leaf `zerogate up` would use, read, never created."""
+    name = "local tls"
+    conf = settings.gateway
+    if not conf.enabled:
+        return Finding(name, Status.SKIP, "not needed: [gateway] enabled = false")
+    if conf.tls == "off":
+        return Finding(name, Status.SKIP, 'off ([gateway] tls = "off"): the gateway serves http')
+    from zerogate.gateway.tls import LEAF_DNS_NAMES, LEAF_IP_ADDRESSES, LocalCA, TLSError
+
+    directory = settings.data_dir / "tls"
+    fresh = f"move {directory} away: the next start creates a new CA (trust that one instead)"
+    try:
+        ca = LocalCA.load(directory)
+    except TLSError as exc:
+        if exc.code == "tls_ca_missing":
+            return Finding(name, Status.OK, f"no local CA yet: created in {directory} on start")
+        remedy = "chmod 600 the key file" if exc.code == "tls_key_insecure" else fresh
+        return Finding(name, Status.FAIL, exc.message, remedy)
+    until = ca.certificate.not_valid_after_utc
+    if not ca.certificate.not_valid_before_utc <= now < until:
+        return Finding(name, Status.FAIL, f"{ca.cert_path} is not valid now", fresh)
+    where = f"CA {ca.cert_path} until {until:%Y-%m-%d}"
+    try:
+        leaf = ca.latest_leaf()
+    except TLSError as exc:
+        remedy = "chmod 600 the key file" if exc.code == "tls_key_insecure" else fresh
+        return Finding(name, Status.FAIL, exc.message, remedy)
+    if leaf is None:
+        return Finding(name, Status.OK, f"{where}; the serving certificate is issued on start")
+    missing = [n for n in (*LEAF_DNS_NAMES, *LEAF_IP_ADDRESSES) if n not in leaf.names]
+    if missing:
+        detail = f"{leaf.certificate_chain} does not cover {', '.join(missing)}"
+        remedy = f"delete {leaf.certificate_chain}: a new one is issued on start"
+        return Finding(name, Status.FAIL, detail, remedy)
+    if leaf.renewal_due(now=now):
+        state = "expired" if now >= leaf.not_after else "due for renewal"
+        detail = f"{where}; the serving certificate is {state}: the gateway renews it"
+        return Finding(name, Status.OK, detail)
+    detail = f"{where}; serving localhost until {leaf.not_after:%Y-%m-%d}"
+    return Finding(name, Status.OK, detail)
+
+
 def _routes(settings: Settings, envoy: Path | None) -> Finding:
     """Build the Envoy gateway `zerogate up` would run and let Envoy validate it."""
     name = "routes"
@@ -329,11 +375,28 @@ def _routes(settings: Settings, envoy: Path | None) -> Finding:
     if envoy is None:
         return Finding(name, Status.SKIP, f"{names}; Envoy's validation needs the envoy binary")
     try:
-        asyncio.run(check_config(gateway, envoy=envoy))
+        with _sds_stand_in(conf.tls == "local") as tls:
+            asyncio.run(check_config(dataclasses.replace(gateway, tls=tls), envoy=envoy))
     except ZerogateError as exc:
         remedy = "fix the [routes.NAME] or [gateway] settings Envoy names"
         return Finding(name, Status.FAIL, exc.message, remedy, exc.details)
     return Finding(name, Status.OK, f"{names}; Envoy accepts the configuration")
+
+
+@contextlib.contextmanager
+def _sds_stand_in(tls: bool) -> Iterator[TlsFiles | None]:
+    """An SDS file for validation: Envoy checks that it exists, not what it names."""
+    if not tls:
+        yield None
+        return
+    from zerogate.gateway.envoy import TlsFiles, write_sds
+
+    with tempfile.TemporaryDirectory(prefix="zerogate-doctor-") as scratch:
+        files = TlsFiles(Path(scratch))
+        write_sds(
+            files, certificate_chain=files.sds_dir / "a.pem", private_key=files.sds_dir / "a.key"
+        )
+        yield files
 
 
 def _route(key: str, conf: RouteSettings) -> Route:

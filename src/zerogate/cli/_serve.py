@@ -28,9 +28,10 @@ def up(ctx: typer.Context, config: ConfigOption = None, json_: JsonFlag = False)
     """Run every Zerogate service in one process (SQLite, example policies by default)."""
     output_for(ctx, json_)
     settings = settings_from(config)
-    from zerogate.app import run_all_in_one  # lazy: `policy` commands skip the servers' imports
+    from zerogate.app import SettingsSource, run_all_in_one  # lazy: `policy` skips the servers
 
-    run_all_in_one(settings)
+    # The routes follow the file while it runs (docs/gateway.md "Routes").
+    run_all_in_one(settings, source=SettingsSource(config or DEFAULT_CONFIG, os.environ))
 
 
 def serve(

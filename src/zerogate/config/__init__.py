@@ -1,5 +1,6 @@
 """Zerogate settings: defaults, then zerogate.toml, then ZEROGATE_* environment variables."""
 
+from zerogate.config._edit import add_route, remove_route, write_settings
 from zerogate.config._loader import ENV_PREFIX, load_settings
 from zerogate.config._routes import FailMode, RouteSettings, split_from
 from zerogate.config._secret import Secret
@@ -31,6 +32,9 @@ __all__ = [
     "Settings",
     "StoreSettings",
     "UpstreamSettings",
+    "add_route",
     "load_settings",
+    "remove_route",
     "split_from",
+    "write_settings",
 ]

@@ -13,12 +13,13 @@ from zerogate.config._upstreams import Problem
 _FAIL_MODES = ("closed", "stale")
 WEBHOOK_SECRET_MIN_CHARS = 32  # an HMAC-SHA256 key: 32 random characters or more (RFC 2104 §3)
 MAX_WEBHOOK_TOLERANCE_S = 3600
+MAX_STALE_S = 300.0  # the check service's own bound (zerogate.gateway.check.RouteSettings)
 _HEADER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 class FailMode(StrEnum):
     CLOSED = "closed"  # PDP or store unavailable: deny (the default)
-    STALE = "stale"  # serve the last decision for up to `stale_max_s`, then deny
+    STALE = "stale"  # reuse the last allow for up to `stale_max_s`, then deny
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class RouteSettings:
     websockets: bool = False
     timeout_s: float = 30.0
     fail_mode: str = FailMode.CLOSED.value
-    stale_max_s: float = 0.0  # with fail_mode = "stale": how old a served decision may be
+    stale_max_s: float = 60.0  # with fail_mode = "stale": how old a reused allow may be
     mfa_max_age_s: int = 0  # > 0: a second factor at most this old, else step up
     pass_headers: tuple[str, ...] = ()  # request headers (besides the standard ones) to pass on
     # Set: a webhook route (docs/gateway.md "Webhook routes"). Requests carry an HMAC signature
@@ -67,8 +68,9 @@ class RouteSettings:
             found.append(("timeout_s", "between 0 and 3600 seconds"))
         if self.fail_mode not in _FAIL_MODES:
             found.append(("fail_mode", f"one of: {', '.join(_FAIL_MODES)}"))
-        elif self.fail_mode == FailMode.STALE and not 0 < self.stale_max_s <= 3600:
-            found.append(("stale_max_s", "with fail_mode = stale: between 0 and 3600 seconds"))
+        elif self.fail_mode == FailMode.STALE and not 0 < self.stale_max_s <= MAX_STALE_S:
+            msg = f"with fail_mode = stale: between 0 and {MAX_STALE_S:g} seconds"
+            found.append(("stale_max_s", msg))
         if self.mfa_max_age_s < 0:
             found.append(("mfa_max_age_s", "0 (no requirement) or more"))
         if self.allow_public and self.mfa_max_age_s:

@@ -86,6 +86,12 @@ class GatewaySettings:
     admin_port: int = 0  # Envoy's admin API, on loopback only; 0 picks a free port
     check_port: int = 0  # the check service Envoy asks; 0 picks a free port
     concurrency: int = 1  # Envoy worker threads
+    # How Envoy's ext_authz asks the check service: "http" (measured faster) or "grpc"
+    check_protocol: str = "http"
+    # "local": https with a certificate from a generated local CA in `data_dir/tls`; "off": http
+    tls: str = "local"
+    # Envoy lets a route's repeat GETs through on a decision token, without the check call
+    local_decisions: bool = True
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
@@ -98,6 +104,10 @@ class GatewaySettings:
                 found.append((key, "a TCP port (0 picks a free one)"))
         if not 1 <= self.concurrency <= 64:
             found.append(("concurrency", "between 1 and 64"))
+        if self.check_protocol not in ("http", "grpc"):
+            found.append(("check_protocol", '"http" (the default) or "grpc"'))
+        if self.tls not in ("local", "off"):
+            found.append(("tls", '"local" (https from a generated local CA) or "off" (plain http)'))
         return found
 
 

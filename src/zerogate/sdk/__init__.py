@@ -5,7 +5,12 @@ header; `AssertionMiddleware` does it for every request of an ASGI app, fetching
 IdP's `/jwks.json`; `require_assertion(request)` gives handlers the verified `Assertion`.
 """
 
-from zerogate.sdk._assertion import ASSERTION_HEADER, Assertion, verify_assertion
+from zerogate.sdk._assertion import (
+    ASSERTION_HEADER,
+    Assertion,
+    verify_assertion,
+    verify_decision_token,
+)
 from zerogate.sdk._keys import RemoteKeys
 from zerogate.sdk._middleware import AssertionMiddleware, require_assertion
 
@@ -16,4 +21,5 @@ __all__ = [
     "RemoteKeys",
     "require_assertion",
     "verify_assertion",
+    "verify_decision_token",
 ]

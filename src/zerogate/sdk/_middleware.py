@@ -7,9 +7,14 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from zerogate.sdk._assertion import ASSERTION_HEADER, Assertion, verify_assertion
+from zerogate.sdk._assertion import (
+    ASSERTION_HEADER,
+    Assertion,
+    verify_assertion,
+    verify_decision_token,
+)
 from zerogate.sdk._keys import RemoteKeys
-from zerogate.tokens import TokenError
+from zerogate.tokens import TokenError, decision_cookie
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[
@@ -21,7 +26,9 @@ SCOPE_KEY = "zerogate.assertion"
 class AssertionMiddleware:
     """Verify `x-zerogate-assertion` on every HTTP request; 401 without a valid one.
 
-    The verified `Assertion` is at `scope["zerogate.assertion"]` (see `require_assertion`).
+    A GET the gateway let through on a decision token (no check call, so no fresh assertion)
+    carries the route's decision-token cookie instead, which is verified the same way. The
+    verified `Assertion` is at `scope["zerogate.assertion"]` (see `require_assertion`).
     """
 
     def __init__(self, app: ASGIApp, *, jwks_url: str, issuer: str, audience: str) -> None:
@@ -29,17 +36,21 @@ class AssertionMiddleware:
         self.keys = RemoteKeys(jwks_url)
         self.issuer = issuer
         self.audience = audience
+        self._cookie = decision_cookie(audience).encode()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         token = _header(scope, ASSERTION_HEADER.encode())
+        verifier = verify_assertion
+        if token is None and scope.get("method") == "GET":
+            token, verifier = _cookie(scope, self._cookie), verify_decision_token
         try:
             if token is None:
                 raise ValueError("no assertion")
             await self.keys.ensure(_kid(token))
-            scope[SCOPE_KEY] = verify_assertion(
+            scope[SCOPE_KEY] = verifier(
                 token, keys=self.keys, issuer=self.issuer, audience=self.audience
             )
         except (TokenError, ValueError, OSError):
@@ -59,6 +70,17 @@ def require_assertion(request: Any) -> Assertion:
 def _header(scope: Scope, name: bytes) -> str | None:
     values = [v for k, v in scope.get("headers", ()) if k.lower() == name]
     return values[0].decode("latin-1") if len(values) == 1 else None
+
+
+def _cookie(scope: Scope, name: bytes) -> str | None:
+    """The value of cookie `name` if the request carries exactly one."""
+    found = [
+        value.strip()
+        for header in (v for k, v in scope.get("headers", ()) if k.lower() == b"cookie")
+        for key, sep, value in (part.strip().partition(b"=") for part in header.split(b";"))
+        if sep and key == name
+    ]
+    return found[0].decode("latin-1") if len(found) == 1 else None
 
 
 def _kid(token: str) -> str | None:

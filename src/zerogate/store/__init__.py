@@ -26,6 +26,7 @@ from zerogate.store._schema import (
     users,
     webauthn_challenges,
     webauthn_credentials,
+    webhook_replays,
 )
 from zerogate.store._sealing import Sealer, new_master_key, parse_master_keys
 from zerogate.store._store import Store, open_store
@@ -57,4 +58,5 @@ __all__ = [
     "users",
     "webauthn_challenges",
     "webauthn_credentials",
+    "webhook_replays",
 ]

@@ -348,6 +348,19 @@ federated_identities = Table(
     Index("ix_federated_identities_user_id", "user_id"),
 )
 
+# Webhook messages a check replica accepted, so every replica sharing the store refuses a replay:
+# the replay check is the insert itself (a live (route, digest) row conflicts). `digest` is the
+# message's HMAC under the route's current secret, in hex (never the secret or the body); rows
+# past `expires_at` can no longer match a message inside the timestamp window and are deleted.
+webhook_replays = Table(
+    "webhook_replays",
+    metadata,
+    Column("route", String(128), primary_key=True),  # the Cedar route id of the webhook route
+    Column("digest", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_webhook_replays_expires_at", "expires_at"),
+)
+
 __all__ = [
     "UTCDateTime",
     "events",
@@ -369,4 +382,5 @@ __all__ = [
     "users",
     "webauthn_challenges",
     "webauthn_credentials",
+    "webhook_replays",
 ]

@@ -6,6 +6,12 @@ one against our own keys only and raises a `TokenError` whose `code` names the f
 `JWKSKeys` verifies against another issuer's published JWKS.
 """
 
+from zerogate.tokens._decision import (
+    DECISION_AUDIENCE_PREFIX,
+    DECISION_COOKIE_PREFIX,
+    decision_audience,
+    decision_cookie,
+)
 from zerogate.tokens._errors import (
     SigningKeyUnavailable,
     TokenAudienceMismatch,
@@ -46,6 +52,8 @@ from zerogate.tokens._verify import (
 
 __all__ = [
     "BACKCHANNEL_LOGOUT_EVENT",
+    "DECISION_AUDIENCE_PREFIX",
+    "DECISION_COOKIE_PREFIX",
     "DEFAULT_LEEWAY",
     "MAX_LEEWAY",
     "MAX_MAC_TOKEN_CHARS",
@@ -75,6 +83,8 @@ __all__ = [
     "VerificationKey",
     "VerificationKeys",
     "VerifiedToken",
+    "decision_audience",
+    "decision_cookie",
     "generate_key",
     "issue",
     "open_mac",

@@ -18,6 +18,7 @@ from zerogate.gateway.check import (
     Checker,
     CheckRecord,
     CheckRequest,
+    DecisionTokens,
     RouteSettings,
     SessionCache,
     TokenStatus,
@@ -165,6 +166,7 @@ def make_world(
     routes: dict[str, RouteSettings] | None = None,
     token_status: TokenStatus | None = None,
     principal_ttl_s: float | None = None,
+    decision_tokens: bool = False,
 ) -> CheckWorld:
     clock = clock or FixedClock()
     directory = directory or Directory(store, hasher=PasswordHasher(CHEAP))
@@ -192,6 +194,7 @@ def make_world(
         token_status=token_status,
         principal_ttl_s=principal_ttl_s,
         on_decision=records.append,
+        decision_tokens=DecisionTokens(ring, issuer=ISSUER) if decision_tokens else None,
     )
     return CheckWorld(store, clock, directory, sessions, ring, pdp, checker, records)
 

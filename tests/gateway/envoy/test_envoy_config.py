@@ -88,7 +88,9 @@ def test_ext_authz_is_http_mode_against_the_check_cluster() -> None:
     }
     assert service["path_prefix"] == "/check"
     response = service["authorization_response"]
-    assert response["allowed_upstream_headers"] == {"patterns": [{"prefix": "x-zerogate-"}]}
+    assert response["allowed_upstream_headers"] == {
+        "patterns": [{"prefix": "x-zerogate-"}, {"exact": "cookie"}]  # our cookies taken out
+    }
     denied = {p["exact"] for p in response["allowed_client_headers"]["patterns"]}
     assert {"location", "set-cookie", "www-authenticate", "content-type"} <= denied
     assert {"cache-control", "allow", "x-zerogate-decision-id"} <= denied

@@ -11,7 +11,7 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from zerogate._types import DecisionID
@@ -21,6 +21,7 @@ from zerogate.gateway.check import _responses as respond
 from zerogate.gateway.check._assertion import ASSERTION_HEADER, AssertionSigner
 from zerogate.gateway.check._authn import Authenticator, CredentialsRejected, Identity, TokenStatus
 from zerogate.gateway.check._caches import Principal, RevokedSessions, SessionCache, TTLCache
+from zerogate.gateway.check._decision_tokens import DecisionTokens
 from zerogate.gateway.check._handoff import HANDOFF_PATH, HostSessions
 from zerogate.gateway.check._limits import problem_with
 from zerogate.gateway.check._model import (
@@ -31,7 +32,9 @@ from zerogate.gateway.check._model import (
     RouteSettings,
     Verdict,
 )
+from zerogate.gateway.check._own_cookies import upstream_cookie
 from zerogate.gateway.check._policy_request import human_reason, policy_request
+from zerogate.gateway.check._stale import STALE_HEADER, STALE_REASON, StaleDecisions, log_stale
 from zerogate.gateway.check._stepup import step_up_for_decision, step_up_for_route
 from zerogate.gateway.check._webhooks import WebhookRejected, WebhookVerifier
 from zerogate.gateway.check._webhooks import allowed as webhook_allowed
@@ -60,6 +63,7 @@ class _Trace:
     stage: str = "validate"
     error: str | None = None
     undo: Callable[[], None] | None = None  # if the access is refused after all (audit down)
+    stale: bool = False  # served from an earlier allow (fail_mode = "stale")
 
 
 class Checker:
@@ -94,6 +98,7 @@ class Checker:
         assertions: AssertionSigner | None = None,
         webhooks: Mapping[str, WebhookVerifier] | None = None,
         host_sessions: HostSessions | None = None,
+        decision_tokens: DecisionTokens | None = None,
     ) -> None:
         decision_ttl = pdp.cache.ttl_s if pdp.cache is not None else 15.0
         ttl = min(5.0, decision_ttl) if principal_ttl_s is None else principal_ttl_s
@@ -126,6 +131,8 @@ class Checker:
             host_sessions=host_sessions,
         )
         self._host_sessions = host_sessions
+        self._decision_tokens = decision_tokens
+        self._stale = StaleDecisions(clock=clock, routes=self._routes, host_sessions=host_sessions)
         self._on_decision = on_decision
         self._prefix = secrets.token_hex(6)
         self._counter = itertools.count(1)
@@ -137,8 +144,11 @@ class Checker:
         try:
             result = await self._check(req, trace)
         except Exception as exc:
-            result = self._failed(req, trace, exc)
-        return self._record(req, trace, result, started)
+            result = self._served_stale(req, trace, exc) or self._failed(req, trace, exc)
+        result = self._record(req, trace, result, started)
+        if result.allowed and not trace.stale:
+            self._stale.remember(req, trace.identity, trace.decision, started=started)
+        return result
 
     @property
     def webhook_headers(self) -> frozenset[str]:
@@ -149,12 +159,23 @@ class Checker:
             for name in (verifier.signature_header, verifier.timestamp_header)
         )
 
+    def replace_routes(self, routes: Mapping[str, RouteSettings]) -> None:
+        """New per-route settings (the settings file changed); the next check uses them.
+
+        Remembered stale allows are dropped: they were kept under the old bounds.
+        """
+        self._routes = dict(routes)
+        self._stale = StaleDecisions(
+            clock=self._clock, routes=self._routes, host_sessions=self._host_sessions
+        )
+
     # Invalidation, wired by the composition root to events
 
     def drop_sessions(self, session_ids: Iterable[str]) -> None:
         """Sessions ended (ids are SHA-256 hashes): forget them and refuse tokens naming them."""
         ids = tuple(session_ids)
         self._revoked.add(ids)
+        self._stale.drop_sessions(ids)
         if self._session_cache is not None:
             self._session_cache.drop(ids)
         if self._assertions is not None:
@@ -164,6 +185,7 @@ class Checker:
         """These users changed (groups, email, disabled): reload them on their next request."""
         names = tuple(usernames)
         self._principals.drop(names)
+        self._stale.drop_users(names)
         if self._session_cache is not None:
             self._session_cache.drop_users(names)
 
@@ -179,6 +201,7 @@ class Checker:
             self.drop_users((str(payload.get("id")),))
         elif payload.get("type") == "Group":
             self._principals.clear()  # a group went away: who was in it is not in the payload
+            self._stale.clear()
 
     # The check itself
 
@@ -203,7 +226,7 @@ class Checker:
         webhook = self._webhooks.get(req.route)
         if webhook is not None:
             trace.stage = "webhook"
-            return self._verify_webhook(req, webhook, decision_id, trace)
+            return await self._verify_webhook(req, webhook, decision_id, trace)
         trace.stage = "authenticate"
         now = self._clock.now()
         if self._host_sessions is not None and req.path == HANDOFF_PATH and req.method == "GET":
@@ -250,13 +273,24 @@ class Checker:
         if self._assertions is not None:
             token = self._assertions.assertion(identity, req.route or "", now=self._clock.now())
             extra = ((ASSERTION_HEADER, token),)
+        if self._decision_tokens is not None and req.method == "GET" and req.route:
+            cookie = self._decision_tokens.set_cookie(
+                identity,
+                req.route,
+                decision_id=decision_id,
+                epoch=decision.bundle_hash,
+                now=self._clock.now(),
+            )
+            if cookie is not None:  # to the browser (Envoy: allowed_client_headers_on_success)
+                extra += (("set-cookie", cookie),)
+        extra += upstream_cookie(req.cookie, req.route)  # our cookies stop here
         return respond.allow(identity, decision_id, extra=extra)
 
-    def _verify_webhook(
+    async def _verify_webhook(
         self, req: CheckRequest, verifier: WebhookVerifier, decision_id: DecisionID, trace: _Trace
     ) -> CheckResult:
         try:
-            verified = verifier.verify(req)
+            verified = await verifier.check(req)
         except WebhookRejected as exc:
             # Never the signature or the body: the reason and where it came from.
             _log.warning(
@@ -272,6 +306,25 @@ class Checker:
             return webhook_refused(req, exc, decision_id)
         trace.undo = lambda: verifier.forget(verified)
         return webhook_allowed(decision_id)
+
+    def _served_stale(self, req: CheckRequest, trace: _Trace, exc: Exception) -> CheckResult | None:
+        """A `fail_mode = "stale"` route reuses this credential's last allow (docs/check.md)."""
+        found = self._stale.recall(
+            req, stage=trace.stage, error=exc, bundle_hash=self._pdp.bundle_hash
+        )
+        if found is None:
+            return None
+        trace.identity, trace.decision, trace.stale = found.identity, found.decision, True
+        trace.session_id, trace.error = found.identity.session_id, type(exc).__name__
+        decision_id = self._new_id()
+        log_stale(req, found, exc, decision_id)
+        extra: tuple[tuple[str, str], ...] = ((STALE_HEADER, "1"),)
+        if self._assertions is not None:
+            token = self._assertions.assertion(
+                found.identity, req.route or "", now=self._clock.now()
+            )
+            extra = ((ASSERTION_HEADER, token), *extra)
+        return replace(respond.allow(found.identity, decision_id, extra=extra), reason=STALE_REASON)
 
     def _failed(self, req: CheckRequest, trace: _Trace, exc: Exception) -> CheckResult:
         """Fail closed (PEP-01): the store, the PDP or our own code broke; deny and say so."""
@@ -319,6 +372,7 @@ class Checker:
             cached=False if decision is None else decision.cached,
             latency_s=self._clock.monotonic() - started,
             error=trace.error,
+            stale=trace.stale,
         )
         try:
             self._on_decision(record)

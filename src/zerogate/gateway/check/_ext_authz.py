@@ -22,35 +22,16 @@ from starlette.types import Receive, Scope, Send
 
 from zerogate.errors import ConfigError, ErrorDetail
 from zerogate.gateway.check._checker import Checker
-from zerogate.gateway.check._edge import (
-    ROUTE_HEADER,
-    health,
-    last_hop,
-    read_body,
-    read_headers,
-    send_result,
+from zerogate.gateway.check._edge import health, read_body, read_headers, send_result
+from zerogate.gateway.check._envoy_request import (
+    envoy_check_request,
+    public_port_of,
+    wanted_headers,
 )
 from zerogate.gateway.check._model import CheckRequest
 from zerogate.gateway.check._webhooks import MAX_WEBHOOK_BODY_BYTES
 
 HEALTH_PATH = "/healthz"
-# Envoy says whether the body it buffered is whole; we configure it never to send a part.
-_PARTIAL_BODY = "x-envoy-auth-partial-body"
-_WANTED = frozenset(
-    name.encode("ascii")
-    for name in (
-        "host",
-        "cookie",
-        "authorization",
-        "accept",
-        "x-forwarded-proto",
-        "x-forwarded-for",
-        "x-request-id",
-        "traceparent",
-        ROUTE_HEADER,
-        _PARTIAL_BODY,
-    )
-)
 
 
 def create_app(
@@ -84,7 +65,7 @@ class _ExtAuthz:
     def __init__(self, checker: Checker, prefix: str, public_port: int | None) -> None:
         self._checker = checker
         self._prefix_len = len(prefix)
-        self._port = None if public_port in (None, 80, 443) else public_port
+        self._port = public_port_of(public_port)
         self._extra = tuple(sorted(checker.webhook_headers))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,41 +88,22 @@ def translate(
     The raw (still percent-encoded) path is used, so the URL we send a browser back to is the
     one it asked for, byte for byte. `extra` names headers to keep in `extra_headers`.
     """
-    wanted = _WANTED.union(name.encode("ascii") for name in extra) if extra else _WANTED
-    headers, repeated = read_headers(scope, wanted)
+    headers, repeated = read_headers(scope, wanted_headers(extra))
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
     root = scope.get("root_path", "").encode("utf-8")
     if root and raw_path.startswith(root):  # uvicorn's raw_path includes --root-path
         raw_path = raw_path[len(root) :]
-    path = raw_path[prefix_len:].decode("latin-1") or "/"
-    host = headers.get("host", "")
-    if public_port is not None and host and ":" not in host:
-        host = f"{host}:{public_port}"
-    return CheckRequest(
+    return envoy_check_request(
         method=scope["method"],
-        host=host,
-        path=path,
+        host=headers.get("host", ""),
+        path=raw_path[prefix_len:].decode("latin-1"),
         query=scope["query_string"].decode("latin-1"),
-        route=headers.get(ROUTE_HEADER),
-        client_ip=last_hop(headers.get("x-forwarded-for")),
-        proto=headers.get("x-forwarded-proto", "http"),
-        cookie=headers.get("cookie"),
-        authorization=headers.get("authorization"),
-        accept=headers.get("accept"),
-        request_id=headers.get("x-request-id"),
-        traceparent=headers.get("traceparent"),
-        defect=_defect(repeated, headers.get(_PARTIAL_BODY)),
+        headers=headers,
+        repeated=repeated,
+        public_port=public_port,
         body=body,
-        extra_headers=tuple((name, headers[name]) for name in extra if name in headers),
+        extra=extra,
     )
-
-
-def _defect(repeated: str | None, partial_body: str | None) -> str | None:
-    if repeated is not None:
-        return f"repeated header: {repeated}"
-    if partial_body not in (None, "false"):
-        return "Envoy sent part of the body"  # a signature over part of it proves nothing
-    return None
 
 
 __all__ = ["HEALTH_PATH", "create_app", "translate"]

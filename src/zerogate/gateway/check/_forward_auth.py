@@ -8,6 +8,9 @@ plus `X-Forwarded-For` (the last entry is the peer the proxy saw) and `X-Zerogat
 the proxy config sets per site after dropping any client copy.
 
 Caddy and Traefik return a non-2xx answer to the client as it is, so redirects work directly.
+An allow also names the route it was decided for (`X-Zerogate-Route`): Traefik's
+`authResponseHeadersRegex: ^X-Zerogate-` first strips every client `X-Zerogate-*` header, then
+copies ours, so the app gets the route from us (nginx and Caddy copy only the names they list).
 nginx's `auth_request` understands only 2xx, 401 and 403 (anything else becomes a 500), so when
 `X-Original-URI` is present a redirect is answered as 401 keeping its `Location`, for
 `error_page 401 = @login` to follow, and other refusals as 403.
@@ -16,6 +19,7 @@ nginx's `auth_request` understands only 2xx, 401 and 403 (anything else becomes 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -78,6 +82,8 @@ class _ForwardAuth:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         req, nginx = translate_forward_auth(scope)
         result = await self._checker.check(req)
+        if result.allowed and req.route:
+            result = replace(result, headers=(*result.headers, (ROUTE_HEADER, req.route)))
         await send_result(send, result, status=nginx_status(result) if nginx else None)
 
 

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from zerogate._types import BundleHash, DecisionID, PolicyID
+from zerogate.errors import ConfigError, ErrorDetail
+
+# The longest a route may serve an earlier allow while the PDP or the store is down.
+MAX_STALE_S = 300.0
 
 
 class Verdict(StrEnum):
@@ -112,6 +116,7 @@ class CheckRecord:
     cached: bool
     latency_s: float
     error: str | None = None  # the exception class when the check failed closed
+    stale: bool = False  # allowed from an earlier decision while the PDP or store failed
 
 
 DecisionRecorder = Callable[[CheckRecord], None]
@@ -123,12 +128,25 @@ class RouteSettings:
 
     `mfa_max_age_s`: the session's last second factor must be at most this old, or the user is
     sent to step up (a browser to the second-factor page, an API client a 401 per RFC 9470).
+    `stale_max_s`: None fails closed when the PDP or the store fails (the default); a number
+    opts the route into reusing an earlier allow at most that old (docs/check.md "Fail modes").
     """
 
     mfa_max_age_s: int | None = None
+    stale_max_s: float | None = None
+
+    def __post_init__(self) -> None:
+        bound = self.stale_max_s
+        if bound is not None and not 0 < bound <= MAX_STALE_S:
+            msg = f"None (fail closed) or between 0 and {MAX_STALE_S:g} seconds"
+            raise ConfigError(
+                "invalid route settings",
+                details=[ErrorDetail("config_invalid", "stale_max_s", msg)],
+            )
 
 
 __all__ = [
+    "MAX_STALE_S",
     "CheckRecord",
     "CheckRequest",
     "CheckResult",

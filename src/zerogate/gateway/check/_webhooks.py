@@ -14,6 +14,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import orjson
 
@@ -58,8 +59,8 @@ class ReplayCache:
     Keyed by the message's HMAC under its route's current secret (never a raw signature: a
     sender signing with two secrets must not get two chances). Bounded: past `max_entries` the
     oldest entry goes first, so size it above the peak webhook rate times the keep time. The
-    cache lives in this process: with several check replicas each has its own, and a replay
-    sent to another replica is caught only by the timestamp window (a shared cache is to come).
+    cache lives in this process; with several check replicas it fronts the shared one in the
+    store (`WebhookVerifier(shared=...)`), which catches a replay sent to another replica.
     """
 
     def __init__(self, *, clock: Clock, max_entries: int = 100_000) -> None:
@@ -98,6 +99,14 @@ class ReplayCache:
         return len(self._expiry)
 
 
+class SharedReplays(Protocol):
+    """Replay records every check replica sees (`StoreReplayCache.route(...)`)."""
+
+    async def claim(self, digest: bytes, *, keep_s: float) -> bool: ...
+
+    def release(self, digest: bytes) -> None: ...
+
+
 class WebhookVerifier:
     """Verifies one webhook route's requests: signature, timestamp window, then replays.
 
@@ -114,6 +123,7 @@ class WebhookVerifier:
         timestamp_header: str,
         clock: Clock,
         replay_cache: ReplayCache,
+        shared: SharedReplays | None = None,
     ) -> None:
         problems = []
         if not secrets or any(len(s) < MIN_SECRET_CHARS for s in secrets):
@@ -132,6 +142,7 @@ class WebhookVerifier:
         self.timestamp_header = timestamp_header.lower()
         self._clock = clock
         self._replays = replay_cache
+        self._shared = shared
 
     def __repr__(self) -> str:  # never the secrets
         return f"WebhookVerifier(secrets=<{len(self._keys)}>, tolerance_s={self.tolerance_s})"
@@ -159,10 +170,27 @@ class WebhookVerifier:
             raise WebhookRejected("webhook_replayed")
         return VerifiedWebhook(timestamp=timestamp, secret_index=index, replay_key=expected[0])
 
+    async def check(self, req: CheckRequest) -> VerifiedWebhook:
+        """`verify`, then claim the message in the `shared` replay cache if there is one, so a
+        replay sent to another check replica is refused too. Raises `WebhookRejected`."""
+        verified = self.verify(req)  # a replay this process accepted ends here, without I/O
+        if self._shared is None:
+            return verified
+        try:
+            fresh = await self._shared.claim(verified.replay_key, keep_s=2.0 * self.tolerance_s)
+        except Exception as exc:  # the store is down: we cannot tell a replay, so refuse
+            self._replays.forget(verified.replay_key)
+            raise WebhookRejected("webhook_replay_check_unavailable", status=503) from exc
+        if not fresh:
+            raise WebhookRejected("webhook_replayed")
+        return verified
+
     def forget(self, verified: VerifiedWebhook) -> None:
         """Undo the replay record of a verified request that was refused after all (audit down),
         so the sender's retry of the same signed request is not taken for a replay."""
         self._replays.forget(verified.replay_key)
+        if self._shared is not None:
+            self._shared.release(verified.replay_key)
 
 
 def _signatures(value: str | None) -> tuple[bytes, ...]:
@@ -233,6 +261,7 @@ __all__ = [
     "MAX_WEBHOOK_BODY_BYTES",
     "WEBHOOK_HEADER",
     "ReplayCache",
+    "SharedReplays",
     "VerifiedWebhook",
     "WebhookRejected",
     "WebhookVerifier",

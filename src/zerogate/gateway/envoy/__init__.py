@@ -14,11 +14,13 @@ from zerogate.gateway.envoy._headers import (
     ZEROGATE_PREFIX,
 )
 from zerogate.gateway.envoy._listener import build_listener
+from zerogate.gateway.envoy._local_decisions import Denials, LocalDecisions
 from zerogate.gateway.envoy._process import EnvoyProcess
 from zerogate.gateway.envoy._reload import EnvoyError
 from zerogate.gateway.envoy._restart import RestartPolicy
 from zerogate.gateway.envoy._route_config import build_route_config
 from zerogate.gateway.envoy._routes import Gateway, Route
+from zerogate.gateway.envoy._sds import SECRET_NAME, TlsFiles, write_sds
 from zerogate.gateway.envoy._validate import check_config, find_envoy, validate
 from zerogate.gateway.envoy._xds import XdsDocument, XdsKind, XdsLayout, XdsSnapshot, render
 
@@ -26,14 +28,18 @@ __all__ = [
     "AUTHZ_CLUSTER",
     "CHECK_REQUEST_HEADERS",
     "ROUTE_HEADER",
+    "SECRET_NAME",
     "SPOOFABLE_HEADERS",
     "SPOOFABLE_PREFIXES",
     "ZEROGATE_PREFIX",
+    "Denials",
     "EnvoyError",
     "EnvoyProcess",
     "Gateway",
+    "LocalDecisions",
     "RestartPolicy",
     "Route",
+    "TlsFiles",
     "XdsDocument",
     "XdsKind",
     "XdsLayout",
@@ -47,4 +53,5 @@ __all__ = [
     "find_envoy",
     "render",
     "validate",
+    "write_sds",
 ]

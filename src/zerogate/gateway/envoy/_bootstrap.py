@@ -11,6 +11,7 @@ from typing import Any
 
 from zerogate.gateway.envoy._clusters import build_clusters, socket_address
 from zerogate.gateway.envoy._listener import build_listener
+from zerogate.gateway.envoy._local_decisions import Denials
 from zerogate.gateway.envoy._routes import Gateway
 from zerogate.gateway.envoy._xds import XdsKind, XdsLayout
 
@@ -35,7 +36,8 @@ def build_validation_bootstrap(gateway: Gateway, *, node_id: str) -> dict[str, A
     """The same listener, routes and clusters as static resources, for `envoy --mode validate`."""
     bootstrap = _common(gateway, node_id=node_id)
     bootstrap["static_resources"] = {
-        "listeners": [build_listener(gateway)],
+        # The deny list changes without a validation: check its shape with one entry of each kind.
+        "listeners": [build_listener(gateway, denials=Denials.sample())],
         "clusters": build_clusters(gateway),
     }
     return bootstrap

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from zerogate.gateway.envoy._endpoint import Endpoint, parse_endpoint
+from zerogate.gateway.envoy._local_decisions import KEYS_CLUSTER
 from zerogate.gateway.envoy._routes import Gateway
 
 AUTHZ_CLUSTER = "zerogate_authz"
@@ -12,6 +14,7 @@ UPSTREAM_CONNECT_TIMEOUT_S = 2.0
 AUTHZ_CONNECT_TIMEOUT_S = 1.0
 # Envoy's edge best practice: bound what one connection may buffer (per direction).
 BUFFER_LIMIT_BYTES = 32768
+_HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
 def endpoint_of(url: str) -> Endpoint:
@@ -38,7 +41,27 @@ def build_clusters(gateway: Gateway) -> list[dict[str, Any]]:
         endpoint_of(gateway.authz_url),
         connect_timeout_s=AUTHZ_CONNECT_TIMEOUT_S,
     )
-    return sorted([authz, *clusters], key=lambda c: str(c["name"]))
+    if gateway.authz_replicas:  # several check replicas: one cluster, round robin over all
+        authz["lb_policy"] = "ROUND_ROBIN"
+        authz["load_assignment"]["endpoints"][0]["lb_endpoints"] += [
+            {"endpoint": {"address": socket_address(e.host, e.port)}}
+            for e in map(endpoint_of, gateway.authz_replicas)
+        ]
+    if gateway.check_protocol == "grpc":
+        authz["typed_extension_protocol_options"] = http2_only()
+    clusters.append(authz)
+    if gateway.local_decisions is not None:
+        keys = keys_endpoint(gateway.local_decisions.jwks_url)
+        clusters.append(
+            build_cluster(KEYS_CLUSTER, keys, connect_timeout_s=AUTHZ_CONNECT_TIMEOUT_S)
+        )
+    return sorted(clusters, key=lambda c: str(c["name"]))
+
+
+def keys_endpoint(jwks_url: str) -> Endpoint:
+    """Where Envoy fetches decision-token keys (a valid Gateway checked the URL)."""
+    parts = urlsplit(jwks_url)
+    return endpoint_of(f"{parts.scheme}://{parts.netloc}")
 
 
 def build_cluster(name: str, endpoint: Endpoint, *, connect_timeout_s: float) -> dict[str, Any]:
@@ -70,6 +93,16 @@ def build_cluster(name: str, endpoint: Endpoint, *, connect_timeout_s: float) ->
         cluster["type"] = "LOGICAL_DNS"
         cluster["dns_lookup_family"] = "V4_PREFERRED"
     return cluster
+
+
+def http2_only() -> dict[str, Any]:
+    """Protocol options for a cluster spoken to in HTTP/2 without TLS (h2c): a gRPC service."""
+    return {
+        _HTTP_OPTIONS: {
+            "@type": f"type.googleapis.com/{_HTTP_OPTIONS}",
+            "explicit_http_config": {"http2_protocol_options": {}},
+        },
+    }
 
 
 def socket_address(host: str, port: int) -> dict[str, Any]:

@@ -84,6 +84,10 @@ CLIENT_HEADERS_ON_DENY: tuple[str, ...] = (
     "x-zerogate-decision-id",  # what a user quotes to an administrator
 )
 CLIENT_HEADERS_ON_ALLOW: tuple[str, ...] = ("set-cookie",)
+# Request headers an allow may rewrite for the upstream besides `x-zerogate-*`: the check takes
+# Zerogate's own cookies out of `Cookie` (and removes it, by `x-envoy-auth-headers-to-remove`,
+# when nothing is left).
+UPSTREAM_REWRITES: tuple[str, ...] = ("cookie",)
 
 _TOKEN = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,100}")  # RFC 9110 §5.6.2 token, lowercased
 

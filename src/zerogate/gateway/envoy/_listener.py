@@ -25,21 +25,32 @@ from zerogate.gateway.envoy._clusters import (
     seconds,
     socket_address,
 )
+from zerogate.gateway.envoy._cookies import build_cookie_strip
 from zerogate.gateway.envoy._headers import (
     CHECK_REQUEST_HEADERS,
     CLIENT_HEADERS_ON_ALLOW,
     CLIENT_HEADERS_ON_DENY,
     SPOOFABLE_HEADERS,
     SPOOFABLE_PREFIXES,
+    UPSTREAM_REWRITES,
     ZEROGATE_PREFIX,
+)
+from zerogate.gateway.envoy._local_decisions import (
+    Denials,
+    build_jwt_authn,
+    build_rbac,
+    retry_without_token,
+    skip_when_decided,
 )
 from zerogate.gateway.envoy._route_config import (
     EXT_AUTHZ_FILTER,
     ROUTE_CONFIG_NAME,
     ROUTE_HEADER_FILTER,
     build_route_config,
+    takes_decision_tokens,
 )
 from zerogate.gateway.envoy._routes import Gateway
+from zerogate.gateway.envoy._sds import downstream_tls
 
 LISTENER_NAME = "zerogate_ingress"
 STAT_PREFIX = "ingress"
@@ -55,27 +66,33 @@ _EXT_AUTHZ = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.Ext
 _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 
 
-def build_listener(gateway: Gateway, *, rds: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The listener; routes come from `rds` (a config source) or, without one, inline."""
+def build_listener(
+    gateway: Gateway, *, rds: Mapping[str, Any] | None = None, denials: Denials | None = None
+) -> dict[str, Any]:
+    """The listener; routes come from `rds` (a config source) or, without one, inline.
+
+    With `gateway.tls` the one filter chain terminates TLS, its certificate from the SDS file.
+    """
+    chain: dict[str, Any] = {
+        "filters": [
+            {
+                "name": "envoy.filters.network.http_connection_manager",
+                "typed_config": build_connection_manager(gateway, rds=rds, denials=denials),
+            },
+        ],
+    }
+    if gateway.tls is not None:
+        chain["transport_socket"] = downstream_tls(gateway.tls)
     return {
         "name": LISTENER_NAME,
         "address": socket_address(gateway.listen_host, gateway.listen_port),
         "per_connection_buffer_limit_bytes": BUFFER_LIMIT_BYTES,
-        "filter_chains": [
-            {
-                "filters": [
-                    {
-                        "name": "envoy.filters.network.http_connection_manager",
-                        "typed_config": build_connection_manager(gateway, rds=rds),
-                    },
-                ],
-            },
-        ],
+        "filter_chains": [chain],
     }
 
 
 def build_connection_manager(
-    gateway: Gateway, *, rds: Mapping[str, Any] | None = None
+    gateway: Gateway, *, rds: Mapping[str, Any] | None = None, denials: Denials | None = None
 ) -> dict[str, Any]:
     """The HTTP connection manager, set up as Envoy's edge-proxy best practice asks."""
     hcm: dict[str, Any] = {
@@ -111,13 +128,33 @@ def build_connection_manager(
         # Websockets are off unless a route turns them on.
         "upgrade_configs": [{"upgrade_type": "websocket", "enabled": False}],
         "early_header_mutation_extensions": [_inbound_strip()],
-        "http_filters": [_route_header_filter(), build_ext_authz(gateway), _router()],
+        "http_filters": _http_filters(gateway),
     }
+    if gateway.local_decisions is not None:
+        hcm["local_reply_config"] = {"mappers": [retry_without_token()]}
     if rds is None:
-        hcm["route_config"] = build_route_config(gateway)
+        hcm["route_config"] = build_route_config(gateway, denials)
     else:
         hcm["rds"] = {"route_config_name": ROUTE_CONFIG_NAME, "config_source": dict(rds)}
     return hcm
+
+
+def _http_filters(gateway: Gateway) -> list[dict[str, Any]]:
+    """In order: route header, [decision token, deny list,] ext_authz, [cookie strip,] router.
+
+    With local decisions, RBAC must run after jwt_authn (it reads the headers jwt_authn sets
+    from a verified token) and ext_authz last of the three (it is skipped when a token verified).
+    """
+    authz = build_ext_authz(gateway)
+    last = [build_cookie_strip(gateway.strip_cookies)] if gateway.strip_cookies else []
+    last.append(_router())
+    local = gateway.local_decisions
+    if local is None:
+        return [_route_header_filter(), authz, *last]
+    authz["typed_config"]["filter_enabled_metadata"] = skip_when_decided()
+    checked = [r.resource_id for r in gateway.routes if takes_decision_tokens(r)]
+    jwt = build_jwt_authn(local, checked, keys_uri=local.jwks_url)
+    return [_route_header_filter(), jwt, build_rbac(), authz, *last]
 
 
 def _inbound_strip() -> dict[str, Any]:
@@ -137,18 +174,35 @@ def _route_header_filter() -> dict[str, Any]:
 
 
 def build_ext_authz(gateway: Gateway) -> dict[str, Any]:
-    """The ext_authz filter as measured in the gateway baseline, failing closed."""
+    """The ext_authz filter as measured in the gateway baseline, failing closed.
+
+    `check_protocol` "grpc" asks the check's gRPC face over the HTTP/2 authz cluster instead.
+    The same request headers reach it; there are no response allowlists in gRPC mode (Envoy
+    applies a gRPC answer as given), so the gRPC face applies the same lists itself.
+    """
     passed = sorted({name for route in gateway.routes for name in route.pass_headers})
     allowed = sorted(set(CHECK_REQUEST_HEADERS) | set(passed))
+    config: dict[str, Any] = {
+        "@type": _EXT_AUTHZ,
+        "transport_api_version": "V3",
+        "failure_mode_allow": False,  # fail closed: no answer (or a gRPC error) is a denial
+        "status_on_error": {"code": STATUS_ON_CHECK_ERROR},
+        "validate_mutations": True,  # a malformed header from the check fails the request
+        "allowed_headers": _exact(allowed),
+    }
+    if gateway.check_protocol == "grpc":
+        config["grpc_service"] = {
+            "envoy_grpc": {"cluster_name": AUTHZ_CLUSTER},
+            "timeout": seconds(gateway.authz_timeout_s),
+        }
+        # One header_map entry per header line, not comma-joined values: the check refuses a
+        # repeated header (an ambiguous request) as it does in HTTP mode.
+        config["encode_raw_headers"] = True
+        return {"name": EXT_AUTHZ_FILTER, "typed_config": config}
     return {
         "name": EXT_AUTHZ_FILTER,
         "typed_config": {
-            "@type": _EXT_AUTHZ,
-            "transport_api_version": "V3",
-            "failure_mode_allow": False,  # fail closed: no answer is a denial
-            "status_on_error": {"code": STATUS_ON_CHECK_ERROR},
-            "validate_mutations": True,  # a malformed header from the check fails the request
-            "allowed_headers": _exact(allowed),
+            **config,
             "http_service": {
                 "server_uri": {
                     "uri": endpoint_of(gateway.authz_url).url,
@@ -157,7 +211,12 @@ def build_ext_authz(gateway: Gateway) -> dict[str, Any]:
                 },
                 "path_prefix": gateway.authz_path_prefix,
                 "authorization_response": {
-                    "allowed_upstream_headers": {"patterns": [{"prefix": ZEROGATE_PREFIX}]},
+                    "allowed_upstream_headers": {
+                        "patterns": [
+                            {"prefix": ZEROGATE_PREFIX},
+                            *({"exact": name} for name in UPSTREAM_REWRITES),
+                        ]
+                    },
                     "allowed_client_headers": _exact(CLIENT_HEADERS_ON_DENY),
                     "allowed_client_headers_on_success": _exact(CLIENT_HEADERS_ON_ALLOW),
                 },

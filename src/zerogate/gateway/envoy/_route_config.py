@@ -6,10 +6,19 @@ its host covers, gets a 404 from Envoy itself, without a call to the check servi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from zerogate.gateway.envoy._clusters import cluster_name, endpoint_of, seconds
 from zerogate.gateway.envoy._headers import ROUTE_HEADER
+from zerogate.gateway.envoy._local_decisions import (
+    FAST_METHOD,
+    JWT_FILTER,
+    RBAC_FILTER,
+    Denials,
+    route_jwt_config,
+    route_rbac_config,
+)
 from zerogate.gateway.envoy._routes import Gateway, Route
 
 ROUTE_CONFIG_NAME = "zerogate_routes"
@@ -26,23 +35,57 @@ _HEADER_MUTATION_PER_ROUTE = (
 )
 
 
-def build_route_config(gateway: Gateway) -> dict[str, Any]:
+def build_route_config(gateway: Gateway, denials: Denials | None = None) -> dict[str, Any]:
+    """The route table; with local decisions, `denials` is the deny list every route carries."""
+    local = None
+    if gateway.local_decisions is not None:
+        local = _Local(route_rbac_config(denials or Denials()))
     by_host: dict[str, list[Route]] = {}
     for route in gateway.routes:
         for host in dict.fromkeys(route.hosts):
             by_host.setdefault(host, []).append(route)
-    virtual_hosts = [_virtual_host(host, by_host[host]) for host in sorted(by_host)]
-    virtual_hosts.append({"name": UNKNOWN_HOST, "domains": ["*"], "routes": [_not_found()]})
+    virtual_hosts = [_virtual_host(host, by_host[host], local) for host in sorted(by_host)]
+    unknown = [_not_found(local)]
+    virtual_hosts.append({"name": UNKNOWN_HOST, "domains": ["*"], "routes": unknown})
     return {"name": ROUTE_CONFIG_NAME, "virtual_hosts": virtual_hosts}
 
 
-def _virtual_host(host: str, routes: list[Route]) -> dict[str, Any]:
+def takes_decision_tokens(route: Route) -> bool:
+    """Routes whose GETs Envoy may let through on a decision token: checked, bodiless ones."""
+    return not route.allow_public and not route.check_body_max_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Local:
+    rbac: dict[str, Any] | None  # the deny list every fast route carries (None: empty)
+
+
+def _virtual_host(host: str, routes: list[Route], local: _Local | None) -> dict[str, Any]:
     # Envoy takes the first route that matches: most specific prefix first.
     ordered = sorted(routes, key=lambda r: (-len(r.path_prefix), r.path_prefix))
-    entries = [_route(route) for route in ordered]
+    entries = [entry for route in ordered for entry in _entries(route, local)]
     if not any(route.path_prefix == "/" for route in routes):
-        entries.append(_not_found())
+        entries.append(_not_found(local))
     return {"name": host, "domains": [host], "routes": entries}
+
+
+def _entries(route: Route, local: _Local | None) -> list[dict[str, Any]]:
+    """One route entry; with local decisions a checked route is two: its GETs, then the rest."""
+    if local is None:
+        return [_route(route)]
+    if not takes_decision_tokens(route):
+        entry = _route(route)
+        entry["typed_per_filter_config"][JWT_FILTER] = route_jwt_config(None)
+        return [entry]
+    fast = _route(route)
+    fast["name"] = f"{route.name}.get"
+    fast["match"]["headers"] = [{"name": ":method", "string_match": {"exact": FAST_METHOD}}]
+    fast["typed_per_filter_config"][JWT_FILTER] = route_jwt_config(route.resource_id)
+    if local.rbac is not None:
+        fast["typed_per_filter_config"][RBAC_FILTER] = local.rbac
+    rest = _route(route)
+    rest["typed_per_filter_config"][JWT_FILTER] = route_jwt_config(None)
+    return [fast, rest]
 
 
 def _route(route: Route) -> dict[str, Any]:
@@ -111,12 +154,15 @@ def _ext_authz_per_route(route: Route) -> dict[str, Any]:
     return {"@type": _EXT_AUTHZ_PER_ROUTE, "check_settings": settings}
 
 
-def _not_found() -> dict[str, Any]:
+def _not_found(local: _Local | None) -> dict[str, Any]:
+    per_filter: dict[str, Any] = {
+        EXT_AUTHZ_FILTER: {"@type": _EXT_AUTHZ_PER_ROUTE, "disabled": True},
+    }
+    if local is not None:
+        per_filter[JWT_FILTER] = route_jwt_config(None)
     return {
         "name": NOT_FOUND_ROUTE,
         "match": {"prefix": "/"},
         "direct_response": {"status": 404, "body": {"inline_string": "not found\n"}},
-        "typed_per_filter_config": {
-            EXT_AUTHZ_FILTER: {"@type": _EXT_AUTHZ_PER_ROUTE, "disabled": True},
-        },
+        "typed_per_filter_config": per_filter,
     }

@@ -10,15 +10,20 @@ import re
 from collections.abc import Iterable
 from dataclasses import KW_ONLY, dataclass, field
 from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 from zerogate.errors import ConfigError, ErrorDetail
+from zerogate.gateway.envoy._cookies import COOKIE_NAME
 from zerogate.gateway.envoy._endpoint import HOSTNAME, parse_endpoint
 from zerogate.gateway.envoy._headers import is_header_name, is_spoofable
+from zerogate.gateway.envoy._local_decisions import LocalDecisions
+from zerogate.gateway.envoy._sds import TlsFiles
 
 MAX_ROUTES = 1000
 MAX_HOSTS_PER_ROUTE = 100
 MAX_TIMEOUT_S = 3600.0
 MAX_CONCURRENCY = 64
+CHECK_PROTOCOLS = ("http", "grpc")  # ext_authz's http_service or grpc_service
 MAX_CHECK_BODY_BYTES = 8 << 20  # Envoy holds the body in memory until the check answers
 
 # Route names appear in Envoy stats and logs; resource ids travel in a request header.
@@ -77,17 +82,36 @@ class Gateway:
     listen_port: int
     admin_port: int  # Envoy's admin API: always bound to 127.0.0.1
     authz_url: str  # the check service, `http://127.0.0.1:PORT`
+    # More check-service replicas (IP URLs): Envoy balances round robin over these and authz_url
+    authz_replicas: tuple[str, ...] = ()
     authz_path_prefix: str = "/check"
     authz_timeout_s: float = 2.0
     routes: tuple[Route, ...] = field(default=())
     concurrency: int = 1  # Envoy worker threads: size it to the cores (docs/gateway.md)
+    # How ext_authz asks the check service: "http" (the measured faster default) or "grpc"
+    check_protocol: str = "http"
+    # Envoy verifies the check's decision tokens on GETs itself (docs/gateway.md "Local decisions")
+    local_decisions: LocalDecisions | None = None
+    # Cookies removed from every request before it goes upstream (after the check sees them)
+    strip_cookies: tuple[str, ...] = ()
+    # TLS on the listener, its certificate from an SDS file (docs/gateway.md "Local TLS")
+    tls: TlsFiles | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routes", tuple(self.routes))
+        object.__setattr__(self, "authz_replicas", tuple(self.authz_replicas))
         problems = _gateway_problems(self)
         for index, route in enumerate(self.routes):
             problems += _route_problems(route, _route_loc(self.routes, index))
         problems += _duplicates(self.routes)
+        if self.local_decisions is not None:
+            problems += _local_problems(self.local_decisions)
+        object.__setattr__(self, "strip_cookies", tuple(self.strip_cookies))
+        problems += [
+            ErrorDetail("gateway_invalid", f"strip_cookies[{i}]", "a cookie name (RFC 6265 token)")
+            for i, name in enumerate(self.strip_cookies)
+            if not isinstance(name, str) or not COOKIE_NAME.fullmatch(name)
+        ]
         if problems:
             raise ConfigError(f"{len(problems)} gateway configuration error(s)", details=problems)
 
@@ -117,10 +141,35 @@ def _gateway_problems(gateway: Gateway) -> list[ErrorDetail]:
         problem("authz_timeout_s", "between 0 and 60 seconds")
     if not 1 <= gateway.concurrency <= MAX_CONCURRENCY:
         problem("concurrency", f"between 1 and {MAX_CONCURRENCY}")
+    for index, url in enumerate(gateway.authz_replicas):
+        replica = parse_endpoint(url)
+        if isinstance(replica, str) or not replica.is_ip:
+            msg = "an http://IP:PORT URL of another check-service replica"
+            problem(f"authz_replicas[{index}]", msg, "gateway_authz_invalid")
+    if gateway.authz_replicas and not isinstance(endpoint, str) and not endpoint.is_ip:
+        msg = "an IP address when there are authz_replicas (one STATIC cluster holds them all)"
+        problem("authz_url", msg, "gateway_authz_invalid")
+    if gateway.check_protocol not in CHECK_PROTOCOLS:
+        problem("check_protocol", '"http" or "grpc": how ext_authz asks the check service')
+    if gateway.tls is not None and not isinstance(gateway.tls, TlsFiles):
+        problem("tls", "TlsFiles (the SDS directory) or None for plain HTTP")
     if len(gateway.routes) > MAX_ROUTES:
         problem("routes", f"at most {MAX_ROUTES} routes")
     if not all(isinstance(r, Route) for r in gateway.routes):
         problem("routes", "Route values only")
+    return found
+
+
+def _local_problems(local: LocalDecisions) -> list[ErrorDetail]:
+    found = [
+        ErrorDetail("gateway_invalid", f"local_decisions.{key}", msg)
+        for key, msg in local.problems()
+    ]
+    parts = urlsplit(local.jwks_url)
+    endpoint = parse_endpoint(f"{parts.scheme}://{parts.netloc}")
+    if isinstance(endpoint, str) or not parts.path.startswith("/") or parts.fragment:
+        msg = "an http://HOST:PORT/PATH URL where Envoy fetches the signing keys (a JWKS)"
+        found.append(ErrorDetail("gateway_invalid", "local_decisions.jwks_url", msg))
     return found
 
 

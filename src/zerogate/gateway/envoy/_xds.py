@@ -21,6 +21,7 @@ import orjson
 
 from zerogate.gateway.envoy._clusters import build_clusters
 from zerogate.gateway.envoy._listener import STAT_PREFIX, build_listener
+from zerogate.gateway.envoy._local_decisions import Denials
 from zerogate.gateway.envoy._route_config import ROUTE_CONFIG_NAME, build_route_config
 from zerogate.gateway.envoy._routes import Gateway
 
@@ -109,13 +110,18 @@ class XdsSnapshot:
     rds: XdsDocument
 
 
-def render(gateway: Gateway, layout: XdsLayout) -> XdsSnapshot:
+def render(gateway: Gateway, layout: XdsLayout, denials: Denials | None = None) -> XdsSnapshot:
     listener = build_listener(gateway, rds=layout.config_source(XdsKind.RDS))
     return XdsSnapshot(
         lds=XdsDocument.of(XdsKind.LDS, [listener]),
         cds=XdsDocument.of(XdsKind.CDS, build_clusters(gateway)),
-        rds=XdsDocument.of(XdsKind.RDS, [build_route_config(gateway)]),
+        rds=render_routes(gateway, denials),
     )
+
+
+def render_routes(gateway: Gateway, denials: Denials | None = None) -> XdsDocument:
+    """The route table alone: what a deny-list change swaps."""
+    return XdsDocument.of(XdsKind.RDS, [build_route_config(gateway, denials)])
 
 
 def merge_clusters(old: XdsDocument, new: XdsDocument) -> XdsDocument:
