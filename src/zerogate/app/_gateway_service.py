@@ -338,7 +338,8 @@ def _origin(settings: Settings, host: str, port: int) -> str:
 def _local_tls(settings: Settings, workdir: Path, clock: Clock) -> tuple[LocalCA, TlsFiles]:
     """The local CA (created on first start) and the SDS file naming a fresh serving leaf."""
     ca = LocalCA.load_or_create(settings.data_dir / "tls", now=clock.now())
-    tls = TlsFiles(workdir / "sds")
+    client_ca = Path(settings.gateway.client_ca) if settings.gateway.client_ca else None
+    tls = TlsFiles(workdir / "sds", client_ca=client_ca)
     _serve_leaf(tls, ca.serving_certificate(now=clock.now()))
     return ca, tls
 

@@ -92,6 +92,8 @@ class GatewaySettings:
     tls: str = "local"
     # Envoy lets a route's repeat GETs through on a decision token, without the check call
     local_decisions: bool = True
+    # A PEM bundle of CAs whose client certificates (workload SVIDs) Envoy verifies: mutual TLS
+    client_ca: str = ""
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
@@ -108,6 +110,10 @@ class GatewaySettings:
             found.append(("check_protocol", '"http" (the default) or "grpc"'))
         if self.tls not in ("local", "off"):
             found.append(("tls", '"local" (https from a generated local CA) or "off" (plain http)'))
+        if self.client_ca and self.tls == "off":
+            found.append(("client_ca", 'client certificates need TLS: tls = "local"'))
+        elif self.client_ca and not Path(self.client_ca).is_file():
+            found.append(("client_ca", f"no such file: {self.client_ca}"))
         return found
 
 

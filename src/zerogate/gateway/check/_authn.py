@@ -58,12 +58,15 @@ class CredentialsRejected(ZerogateError):
         self.session_id = session_id
 
 
+PEER_AMR = "x509"  # the schema's amr for a client certificate (docs/policy.md)
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """An authenticated principal and how it authenticated (the PDP's `context.authn`)."""
 
     principal: Principal
-    via: Literal["session", "bearer"]
+    via: Literal["session", "bearer", "peer"]  # peer: a workload's verified certificate
     session_id: str | None
     amr: tuple[str, ...]
     mfa: bool
@@ -239,11 +242,32 @@ def _session_identity(principal: Principal, session: ActiveSession, now: datetim
     )
 
 
+def peer_identity(spiffe_id: str) -> Identity:
+    """A workload known only by the client certificate Envoy verified (`Workload` in Cedar).
+
+    Used when a request carries no user credentials; a person's request over mutual TLS stays
+    the person's, with the certificate in `context.network.peer_spiffe_id`.
+    """
+    principal = Principal(spiffe_id, spiffe_id, "", None, ())
+    return Identity(
+        principal=principal,
+        via="peer",
+        session_id=None,
+        amr=(PEER_AMR,),
+        mfa=False,
+        mfa_age_s=None,
+        auth_age_s=0,  # proven in this connection's handshake
+        acr=ACR.PHISHING_RESISTANT.value,  # a key the peer holds, bound to the channel
+    )
+
+
 __all__ = [
     "IDP",
+    "PEER_AMR",
     "Authenticator",
     "CredentialsRejected",
     "Identity",
     "TokenStatus",
     "bearer_token",
+    "peer_identity",
 ]

@@ -19,7 +19,13 @@ from zerogate.clock import Clock
 from zerogate.errors import ConfigError, ErrorDetail
 from zerogate.gateway.check import _responses as respond
 from zerogate.gateway.check._assertion import ASSERTION_HEADER, AssertionSigner
-from zerogate.gateway.check._authn import Authenticator, CredentialsRejected, Identity, TokenStatus
+from zerogate.gateway.check._authn import (
+    Authenticator,
+    CredentialsRejected,
+    Identity,
+    TokenStatus,
+    peer_identity,
+)
 from zerogate.gateway.check._caches import Principal, RevokedSessions, SessionCache, TTLCache
 from zerogate.gateway.check._decision_tokens import DecisionTokens
 from zerogate.gateway.check._handoff import HANDOFF_PATH, HostSessions
@@ -33,7 +39,7 @@ from zerogate.gateway.check._model import (
     Verdict,
 )
 from zerogate.gateway.check._own_cookies import upstream_cookie
-from zerogate.gateway.check._policy_request import human_reason, policy_request
+from zerogate.gateway.check._policy_request import human_reason, policy_request, principal_uid
 from zerogate.gateway.check._stale import STALE_HEADER, STALE_REASON, StaleDecisions, log_stale
 from zerogate.gateway.check._stepup import step_up_for_decision, step_up_for_route
 from zerogate.gateway.check._webhooks import WebhookRejected, WebhookVerifier
@@ -41,7 +47,7 @@ from zerogate.gateway.check._webhooks import allowed as webhook_allowed
 from zerogate.gateway.check._webhooks import refused as webhook_refused
 from zerogate.identity import Directory, Sessions
 from zerogate.identity.oidc import MAX_ACCESS_TOKEN_LIFETIME_S
-from zerogate.policy import PDP, Decision, EntityUID
+from zerogate.policy import PDP, Decision
 from zerogate.tokens import VerificationKeys
 
 # HTTP methods as Cedar actions (the shipped schema); anything else is refused with 405.
@@ -248,6 +254,8 @@ class Checker:
             return respond.unauthenticated(
                 req, self._urls, decision_id, exc.reason, bearer_error=exc.bearer
             )
+        if identity is None and req.peer_spiffe_id is not None:
+            identity = peer_identity(req.peer_spiffe_id)  # a workload, by its certificate
         if identity is None:
             return respond.unauthenticated(req, self._urls, decision_id, "no_credentials")
         trace.identity = identity
@@ -360,9 +368,7 @@ class Checker:
             status=result.status,
             route=req.route,
             action=req.method,
-            principal=None
-            if identity is None
-            else str(EntityUID("User", identity.principal.username)),
+            principal=None if identity is None else str(principal_uid(identity)),
             session_id=trace.session_id,
             client_ip=req.client_ip,
             request_id=req.request_id,

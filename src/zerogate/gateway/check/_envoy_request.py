@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 
 from zerogate.gateway.check._edge import ROUTE_HEADER, last_hop
 from zerogate.gateway.check._model import CheckRequest
+from zerogate.gateway.check._peer import XFCC_HEADER, peer_spiffe_id
 from zerogate.gateway.check._webhooks import MAX_WEBHOOK_BODY_BYTES
 
 # Envoy says whether the body it buffered is whole; we configure it never to send a part.
@@ -28,6 +29,7 @@ _WANTED = frozenset(
         "traceparent",
         ROUTE_HEADER,
         PARTIAL_BODY,
+        XFCC_HEADER,
     )
 )
 
@@ -81,6 +83,7 @@ def envoy_check_request(
         defect=_defect(repeated, headers.get(PARTIAL_BODY)),
         body=body,
         extra_headers=tuple((name, headers[name]) for name in extra if name in headers),
+        peer_spiffe_id=peer_spiffe_id(headers.get(XFCC_HEADER)),
     )
 
 

@@ -51,6 +51,8 @@ class CheckRequest:
     defect: str | None = None  # set by the edge when it could not translate faithfully: refused
     body: bytes | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()  # (lower-case name, value)
+    # The SPIFFE ID of the client certificate Envoy verified (mutual TLS), if any.
+    peer_spiffe_id: str | None = None
 
     def header(self, name: str) -> str | None:
         """One of `extra_headers` by its lower-case name."""

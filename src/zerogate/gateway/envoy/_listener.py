@@ -103,6 +103,10 @@ def build_connection_manager(
         "use_remote_address": True,
         "xff_num_trusted_hops": 0,
         "generate_request_id": True,
+        # mTLS: whatever `x-forwarded-client-cert` a client sends is replaced by Envoy's own
+        # description of the certificate it verified (its URI SAN: the SPIFFE ID), or removed.
+        "forward_client_cert_details": "SANITIZE_SET",
+        "set_current_client_cert_details": {"uri": True},
         "preserve_external_request_id": False,
         # One canonical path for routing, the check and the upstream (RFC 3986 §6): no
         # `/a/../admin` or `//admin` or `%2F` tricks past a prefix rule.

@@ -40,13 +40,21 @@ _DOWNSTREAM_TLS = (
 
 @dataclass(frozen=True, slots=True)
 class TlsFiles:
-    """Where Envoy finds the serving certificate: the SDS file in a directory of its own."""
+    """Where Envoy finds the serving certificate: the SDS file in a directory of its own.
+
+    `client_ca` (a PEM bundle) turns on mutual TLS for workloads: a client certificate that
+    chains to it is verified and its SPIFFE ID reaches the check (`x-forwarded-client-cert`).
+    Presenting one stays optional: browsers keep signing in as people.
+    """
 
     sds_dir: Path
+    client_ca: Path | None = None
 
     def __post_init__(self) -> None:
         # Envoy runs with our working directory today; an absolute path keeps that irrelevant.
         object.__setattr__(self, "sds_dir", Path(self.sds_dir).absolute())
+        if self.client_ca is not None:
+            object.__setattr__(self, "client_ca", Path(self.client_ca).absolute())
 
     @property
     def sds_file(self) -> Path:
@@ -63,23 +71,23 @@ class TlsFiles:
 
 
 def downstream_tls(tls: TlsFiles) -> dict[str, Any]:
-    """The listener's transport socket: TLS 1.2 or later, h2 or HTTP/1.1, the SDS certificate."""
-    return {
-        "name": "envoy.transport_sockets.tls",
-        "typed_config": {
-            "@type": _DOWNSTREAM_TLS,
-            "common_tls_context": {
-                "tls_params": {
-                    "tls_minimum_protocol_version": MIN_TLS_VERSION,
-                    "cipher_suites": list(CIPHER_SUITES),
-                },
-                "alpn_protocols": list(ALPN),
-                "tls_certificate_sds_secret_configs": [
-                    {"name": SECRET_NAME, "sds_config": tls.config_source()},
-                ],
-            },
+    """The listener's transport socket: TLS 1.2 or later, h2 or HTTP/1.1, the SDS certificate,
+    and with `client_ca` an optional client certificate verified against it."""
+    common: dict[str, Any] = {
+        "tls_params": {
+            "tls_minimum_protocol_version": MIN_TLS_VERSION,
+            "cipher_suites": list(CIPHER_SUITES),
         },
+        "alpn_protocols": list(ALPN),
+        "tls_certificate_sds_secret_configs": [
+            {"name": SECRET_NAME, "sds_config": tls.config_source()},
+        ],
     }
+    config: dict[str, Any] = {"@type": _DOWNSTREAM_TLS, "common_tls_context": common}
+    if tls.client_ca is not None:
+        common["validation_context"] = {"trusted_ca": {"filename": str(tls.client_ca)}}
+        config["require_client_certificate"] = False  # verified if presented, never required
+    return {"name": "envoy.transport_sockets.tls", "typed_config": config}
 
 
 def sds_document(*, certificate_chain: Path, private_key: Path) -> bytes:
