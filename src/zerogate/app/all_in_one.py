@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from zerogate.app._config_watch import SettingsSource
+from zerogate.app._first_admin import FirstAdmin, ensure_first_admin
 from zerogate.app._gateway_service import (
     RunningGateway,
     gateway_origins,
@@ -27,6 +28,7 @@ from zerogate.app._serve import free_port, serve, stop_on_sigterm
 from zerogate.clock import SystemClock
 from zerogate.config import Settings
 from zerogate.errors import ConfigError, ZerogateError
+from zerogate.idp import ReturnOrigins
 
 # Hosts whose pages a browser on this machine reaches as http://localhost (Secure cookies work
 # there without TLS); any other host needs `server.public_url` with https.
@@ -49,8 +51,12 @@ async def _main(settings: Settings, out: TextIO, source: SettingsSource | None =
     port = settings.server.port or free_port(settings.server.host)
     login_url = settings.server.public_url or _local_url(settings.server.host, port)
     gateway_port = settings.gateway.port or free_port()
+    # Where sign-in may send people back: the gateway's route hosts, kept current by its live
+    # routes (a route added while running gets sign-in without a restart).
+    return_origins = ReturnOrigins(gateway_origins(settings, gateway_port))
     async with pdp_service(settings, clock=clock, default_bundle=DEFAULT_EXAMPLES) as svc:
         app, login_off = svc.app, "set server.public_url to the https URL people sign in at"
+        admin = await ensure_first_admin(svc.store, settings, clock=clock) if login_url else None
         gateway: RunningGateway | None = None
         gateway_off = "off ([gateway] enabled = false)"
         async with contextlib.AsyncExitStack() as stack:
@@ -62,7 +68,7 @@ async def _main(settings: Settings, out: TextIO, source: SettingsSource | None =
                             settings,
                             clock=clock,
                             public_url=login_url,
-                            return_origins=gateway_origins(settings, gateway_port),
+                            return_origins=return_origins,
                         )
                     )
                     app, login_off = _front(svc.app, login), ""
@@ -79,6 +85,7 @@ async def _main(settings: Settings, out: TextIO, source: SettingsSource | None =
                             port=gateway_port,
                             workdir=settings.data_dir / "envoy",
                             source=source,
+                            return_origins=return_origins,
                         )
                     )
                 except (ZerogateError, OSError) as exc:
@@ -93,6 +100,7 @@ async def _main(settings: Settings, out: TextIO, source: SettingsSource | None =
                     login_off=login_off,
                     gateway=gateway,
                     gateway_off=gateway_off,
+                    admin=admin if not login_off else None,
                 )
                 print(text, file=out, flush=True)
 
@@ -117,6 +125,7 @@ def banner(
     login_off: str = "",
     gateway: RunningGateway | None = None,
     gateway_off: str = "off",
+    admin: FirstAdmin | None = None,
 ) -> str:
     """What a person needs to try the running service right away."""
     bundle = svc.pdp.bundle
@@ -137,6 +146,14 @@ def banner(
         if login_url
         else f"  sign in        off: {login_off}",
         *([f"  OIDC issuer    {login_url}"] if login_url else []),
+        *(
+            [
+                f"  admin login    {admin.username} / {admin.password}"
+                f"   (shown once: zerogate user passwd {admin.username})"
+            ]
+            if admin
+            else []
+        ),
         f"  gateway        {gateway.url}/" if gateway else f"  gateway        {gateway_off}",
         *([f"  local CA       {gateway.ca_file}"] if gateway and gateway.ca_file else []),
         f"  health         {base}/healthz",
@@ -183,6 +200,13 @@ def _trust_steps(ca_file: Path, url: str) -> list[str]:
 def _demo_steps(gateway: RunningGateway) -> list[str]:
     return [
         f"The demo app is behind the gateway at {gateway.url}/ (policy: employees may read it):",
-        "  zerogate group add employees && zerogate group add-member employees ada",
-        "Put your own app behind it with a [routes.NAME] table in zerogate.toml (docs/gateway.md).",
+        "  zerogate group add employees && zerogate group add-member employees admin",
+        "Put your own app behind it (picked up within a second, no restart; docs/gateway.md):",
+        f"  zerogate route add myapp --from {_host_port(gateway.url)}/myapp"
+        " --to http://127.0.0.1:3000 --policy wiki-web",
     ]
+
+
+def _host_port(url: str) -> str:
+    """`https://localhost:8080` -> `localhost:8080`."""
+    return url.split("://", 1)[-1].rstrip("/")
