@@ -6,6 +6,8 @@ Chains are checked with cryptography's RFC 5280 verifier (it enforces name const
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 import stat
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address, IPv6Address
@@ -197,3 +199,36 @@ def test_local_ca_ignores_leaves_of_another_ca(ca: LocalCA, tmp_path: Path) -> N
     (serving / foreign.private_key.name).chmod(0o600)
     assert ca.latest_leaf() is None
     assert ca.serving_certificate(now=T0).serial != foreign.serial
+
+
+def test_local_ca_leaf_names_route_hosts_that_a_wildcard_would_not_cover(tmp_path: Path) -> None:
+    """OpenSSL (and browsers) refuse `*.localhost` for `app.localhost`, as for `*.com`: route
+    hosts under localhost are named one by one, and a new one brings a new leaf."""
+    now = datetime.now(UTC)  # the handshake below checks validity against the real clock
+    ca = LocalCA.load_or_create(tmp_path / "tls-now", now=now)
+    first = ca.serving_certificate(now=now)
+    assert "app.localhost" not in first.names
+    hosts = ("app.localhost", "Wiki.Localhost", "evil.example", "*.x.localhost", "localhost")
+    leaf = ca.serving_certificate(now=now, hosts=hosts)
+    assert leaf.serial != first.serial
+    assert {"app.localhost", "wiki.localhost"} <= set(leaf.names)
+    assert "evil.example" not in leaf.names
+    assert "*.x.localhost" not in leaf.names
+    # Named already: the same leaf; a host fewer: still the same leaf.
+    assert ca.serving_certificate(now=now, hosts=("app.localhost",)).serial == leaf.serial
+    _verify(ca, leaf.certificate, x509.DNSName("app.localhost"), now)
+    # And a TLS client's own host check accepts it (which the wildcard alone would fail).
+    context = ssl.create_default_context(cafile=str(ca.cert_path))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(str(leaf.certificate_chain), str(leaf.private_key))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    back_in, back_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = context.wrap_bio(incoming, outgoing, server_hostname="app.localhost")
+    peer = server.wrap_bio(back_in, back_out, server_side=True)
+    for _ in range(10):  # a handshake over memory pipes
+        for side in (client, peer):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                side.do_handshake()
+        back_in.write(outgoing.read())
+        incoming.write(back_out.read())
+    assert client.getpeercert() is not None  # verified, host check included

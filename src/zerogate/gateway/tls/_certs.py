@@ -8,6 +8,7 @@ certificate any verifier would accept for a real site.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_address
@@ -20,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 ROOT_LIFETIME = timedelta(days=3650)
 LEAF_LIFETIME = timedelta(days=30)
 LEAF_DNS_NAMES = ("localhost", "*.localhost")
+_LABELS = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+localhost")
 LEAF_IP_ADDRESSES = ("127.0.0.1", "::1")
 # RFC 5280 reads `localhost` as the name and every subdomain. The leading-dot spelling
 # (`.localhost`) is not RFC 5280 for DNS names: strict verifiers (cryptography's, webpki)
@@ -71,16 +73,20 @@ def new_leaf(
     *,
     now: datetime,
     lifetime: timedelta = LEAF_LIFETIME,
+    hosts: tuple[str, ...] = (),
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A serving certificate for localhost, *.localhost, 127.0.0.1 and ::1, with a new key.
+    """A serving certificate for localhost, *.localhost, 127.0.0.1, ::1 and `hosts` (names
+    under localhost, see `local_hosts`), with a new key.
 
-    It never outlives its CA: a verifier would reject the part of its life past the CA's.
+    `hosts` are listed by name because a wildcard on a one-label parent (`*.localhost`) is
+    refused by OpenSSL's host check and by browsers, as for `*.com`. It never outlives its CA:
+    a verifier would reject the part of its life past the CA's.
     """
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key()
     not_after = min(now + lifetime, ca_cert.not_valid_after_utc)
     names = [
-        *(x509.DNSName(n) for n in LEAF_DNS_NAMES),
+        *(x509.DNSName(n) for n in (*LEAF_DNS_NAMES, *local_hosts(hosts))),
         *(x509.IPAddress(ip_address(a)) for a in LEAF_IP_ADDRESSES),
     ]
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -104,6 +110,12 @@ def new_leaf(
         .sign(ca_key, hashes.SHA256())
     )
     return key, cert
+
+
+def local_hosts(hosts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The names in `hosts` the local CA may vouch for (`x.localhost`, lower case, sorted)."""
+    found = {h.lower() for h in hosts if _LABELS.fullmatch(h.lower())}
+    return tuple(sorted(found))
 
 
 def renewal_due(cert: x509.Certificate, *, now: datetime) -> bool:

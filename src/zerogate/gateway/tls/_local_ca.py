@@ -27,7 +27,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from zerogate.errors import ZerogateError
-from zerogate.gateway.tls._certs import covered_names, new_leaf, new_root, renewal_due
+from zerogate.gateway.tls._certs import (
+    covered_names,
+    local_hosts,
+    new_leaf,
+    new_root,
+    renewal_due,
+)
 
 CA_DIR, CA_CERT, CA_KEY = "ca", "ca.pem", "ca.key"
 SERVING_DIR = "serving"
@@ -125,17 +131,24 @@ class LocalCA:
             )
         return ca
 
-    def serving_certificate(self, *, now: datetime) -> ServingCertificate:
-        """The leaf to serve: the newest one while it has more than a third of its life left,
-        else a new one."""
+    def serving_certificate(
+        self, *, now: datetime, hosts: tuple[str, ...] = ()
+    ) -> ServingCertificate:
+        """The leaf to serve: the newest one while it has more than a third of its life left
+        and names every `x.localhost` host of `hosts`, else a new one."""
         current = self.latest_leaf()
-        if current is not None and not current.renewal_due(now=now):
+        wanted = set(local_hosts(hosts))
+        if (
+            current is not None
+            and not current.renewal_due(now=now)
+            and wanted <= set(current.names)
+        ):
             return current
-        return self.issue(now=now)
+        return self.issue(now=now, hosts=hosts)
 
-    def issue(self, *, now: datetime) -> ServingCertificate:
+    def issue(self, *, now: datetime, hosts: tuple[str, ...] = ()) -> ServingCertificate:
         """A new leaf with a new key, written beside the others; old ones beyond two go."""
-        key, cert = new_leaf(self._key, self.certificate, now=now)
+        key, cert = new_leaf(self._key, self.certificate, now=now, hosts=hosts)
         folder = self.directory / SERVING_DIR
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         stem = f"{cert.serial_number:040x}"
