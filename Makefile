@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pdp.py
 	$(BIN)/python bench/tokens.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/audit.py
 
 clean:
 	rm -rf $(VENV) .zerogate .pytest_cache .mypy_cache .ruff_cache

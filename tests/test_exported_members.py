@@ -9,6 +9,7 @@ import pytest
 FACES = [
     "zerogate",
     "zerogate.app",
+    "zerogate.audit",
     "zerogate.authzen",
     "zerogate.cli",
     "zerogate.clock",

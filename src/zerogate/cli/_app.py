@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from zerogate._version import __version__
+from zerogate.cli._audit import audit_app
 from zerogate.cli._client import client_app
 from zerogate.cli._doctor import doctor
 from zerogate.cli._group import group_app
@@ -87,6 +88,7 @@ app.add_typer(mfa_app, name="mfa")
 app.add_typer(session_app, name="session")
 app.add_typer(client_app, name="client")
 app.add_typer(route_app, name="route")
+app.add_typer(audit_app, name="audit")
 app.command("up")(up)
 app.command("serve")(serve)
 app.command("doctor")(doctor)

@@ -5,6 +5,7 @@ from zerogate.config._loader import ENV_PREFIX, load_settings
 from zerogate.config._routes import FailMode, RouteSettings, split_from
 from zerogate.config._secret import Secret
 from zerogate.config._settings import (
+    AuditSettings,
     EventSettings,
     GatewaySettings,
     IdentitySettings,
@@ -19,6 +20,7 @@ from zerogate.config._upstreams import UPSTREAM_NAME, GroupRuleSettings, Upstrea
 __all__ = [
     "ENV_PREFIX",
     "UPSTREAM_NAME",
+    "AuditSettings",
     "EventSettings",
     "FailMode",
     "GatewaySettings",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,52 @@ class GatewaySettings:
         return found
 
 
+_AUDIT_MASKABLE = ("action", "decision_id", "principal", "policy_revision", "reason", "resource")
+# A signed-note key name: printable, without spaces or '+'.
+_AUDIT_ORIGIN = re.compile(r"[!-*,-~]{1,200}")
+_AUDIT_ATTR = re.compile(r"attrs\.[a-z][a-z0-9_.]*")
+_VKEY = re.compile(r"[!-*,-~]{1,200}\+[0-9a-f]{8}\+[A-Za-z0-9+/]{43}[A-Za-z0-9+/=]")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """The tamper-evident audit log (docs/audit.md)."""
+
+    dir: Path | None = None  # default: data_dir/audit
+    origin: str = "zerogate.local/audit"  # the log's name in its signed checkpoints
+    # The checkpoint key `zerogate audit verify` pins (a C2SP vkey); empty: the one in `dir`.
+    public_key: str = ""
+    checkpoint_interval_s: float = 60.0
+    retention_days: float = 0.0  # 0 keeps entries forever
+    retention_bytes: int = 0  # 0: no size limit
+    segment_bytes: int = 64 * 1024 * 1024
+    max_pending: int = 10_000  # appends waiting for the disk; more wait (back-pressure)
+    mask: tuple[str, ...] = ()  # fields stored as "[masked]": principal, reason, attrs.ip, ...
+    hash: tuple[str, ...] = ()  # fields stored as a SHA-256 pseudonym
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if not _AUDIT_ORIGIN.fullmatch(self.origin):
+            found.append(("origin", "printable text without spaces or '+'"))
+        if self.public_key and not _VKEY.fullmatch(self.public_key.strip()):
+            found.append(("public_key", "a verifier key: NAME+KEYID+BASE64 (checkpoint.vkey)"))
+        if not 0 <= self.checkpoint_interval_s <= 86_400:
+            found.append(("checkpoint_interval_s", "between 0 (on demand only) and 86400"))
+        if self.retention_days < 0 or self.retention_bytes < 0:
+            key = "retention_days" if self.retention_days < 0 else "retention_bytes"
+            found.append((key, "0 (no limit) or more"))
+        if not 4096 <= self.segment_bytes <= 1 << 30:
+            found.append(("segment_bytes", "between 4096 and 1073741824"))
+        if not 1 <= self.max_pending <= 1_000_000:
+            found.append(("max_pending", "between 1 and 1000000"))
+        for key, names in (("mask", self.mask), ("hash", self.hash)):
+            for name in names:
+                if name not in _AUDIT_MASKABLE and not _AUDIT_ATTR.fullmatch(name):
+                    allowed = ", ".join(_AUDIT_MASKABLE)
+                    found.append((key, f"{name!r}: one of {allowed} or attrs.NAME"))
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     host: str = "127.0.0.1"
@@ -135,6 +182,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     oidc: OIDCSettings = field(default_factory=OIDCSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     # Applications behind the gateway by name (docs/gateway.md); none by default.
     routes: Mapping[str, RouteSettings] = field(default_factory=lambda: MappingProxyType({}))
     # Upstream OpenID providers by name (docs/federation.md); none by default.
@@ -144,6 +192,11 @@ class Settings:
     def store_url(self) -> str:
         """The effective store URL: the configured one, or SQLite inside `data_dir`."""
         return str(self.store.url) or f"sqlite:///{self.data_dir / 'zerogate.db'}"
+
+    @property
+    def audit_dir(self) -> Path:
+        """Where the audit log lives: `[audit] dir`, or `audit` inside `data_dir`."""
+        return self.audit.dir or self.data_dir / "audit"
 
     def problems(self) -> list[Problem]:
         """Checks across sections (the loader reports them with the other errors)."""
