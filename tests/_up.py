@@ -67,18 +67,28 @@ class Up:
         return any(re.search(pattern, line) for line in list(self.lines))
 
     def envoy_pids(self) -> set[int]:
-        """The Envoys it runs: its children started with a bootstrap file (only looked at,
-        never signalled: `zerogate up` stops its own)."""
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
-        found = set()
-        for pid in map(int, children.split()):
-            try:
-                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue  # gone since the listing
-            if any(arg.endswith(b"bootstrap.json") for arg in argv):
-                found.add(pid)
-        return found
+        return envoy_children(self.proc.pid)
+
+
+def envoy_children(pid: int) -> set[int]:
+    """The Envoys process `pid` runs: its children started with a bootstrap file (only looked
+    at, never signalled: `zerogate up` stops its own). From /proc, as Envoy's command line
+    names the bootstrap file by a path relative to its working directory."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {child for child in map(int, children.split()) if _is_envoy(child)}
+
+
+def running_envoys(pids: set[int]) -> set[int]:
+    """Those of `pids` that are still Envoy processes (a reused PID runs something else)."""
+    return {pid for pid in pids if _is_envoy(pid)}
+
+
+def _is_envoy(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False  # gone (a zombie's command line is empty: not running either)
+    return any(arg.endswith(b"bootstrap.json") for arg in argv)
 
 
 def prepare(workdir: Path, config: str) -> None:

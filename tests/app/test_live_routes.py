@@ -18,12 +18,13 @@ import pytest
 
 from tests.gateway.check._support import CheckWorld, make_world, request
 from zerogate.app._config_watch import SettingsSource
-from zerogate.app._gateway_service import gateway_routes
+from zerogate.app._gateway_service import gateway_origins, gateway_routes
 from zerogate.app._route_reload import LiveRoutes
 from zerogate.clock import SystemClock
 from zerogate.config import Settings, load_settings
 from zerogate.errors import ConfigError, ErrorDetail
 from zerogate.gateway.envoy import Gateway, Route
+from zerogate.idp import ReturnOrigins
 from zerogate.store import open_store
 
 WIKI = (
@@ -76,7 +77,8 @@ def _live(world: CheckWorld, settings: Settings, envoy: FakeEnvoy, **options: An
         world.checker,
         translate=lambda s: gateway_routes(s, clock=SystemClock()),
         fallback=options.get("fallback", ()),
-        origins=lambda s: sorted(r.from_ for r in s.routes.values()),
+        origins=lambda s: gateway_origins(s, 8443),
+        return_origins=options.get("return_origins"),
     )
 
 
@@ -174,6 +176,33 @@ def test_live_routes_other_sections_are_reported_not_applied(
         assert asyncio.run(live.apply(changed)) is True
     assert "[data_dir]: restart zerogate to apply" in caplog.text
     assert envoy.applied == []  # the routes did not change
+
+
+def test_live_routes_let_sign_in_return_to_new_route_hosts(
+    tmp_path: Path, world: CheckWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = _settings(tmp_path, WIKI)
+    origins = ReturnOrigins(gateway_origins(old, 8443))  # as `zerogate up` hands it to the IdP
+    envoy = FakeEnvoy(gateway_routes(old, clock=SystemClock())[0])
+    live = _live(world, old, envoy, return_origins=origins)
+    app = "https://app.localhost:8443/docs"
+    assert origins.allows(app) is None
+    added = WIKI + '[routes.app]\nfrom = "app.localhost/"\nto = "http://127.0.0.1:4000"\n'
+
+    envoy.refuse = True  # routes Envoy refuses: the allowlist stays as it was
+    assert asyncio.run(live.apply(_settings(tmp_path, added))) is False
+    assert origins.allows(app) is None
+
+    envoy.refuse = False
+    with caplog.at_level(logging.INFO, logger="zerogate.app"):
+        assert asyncio.run(live.apply(_settings(tmp_path, added))) is True
+    assert origins.allows(app) == "https://app.localhost:8443"  # no restart needed
+    assert origins.allows("https://wiki.localhost:8443/") == "https://wiki.localhost:8443"
+    assert "restart" not in caplog.text
+    assert "routes reloaded" in caplog.text
+
+    assert asyncio.run(live.apply(_settings(tmp_path, WIKI))) is True  # the route removed
+    assert origins.allows(app) is None
 
 
 def _replace(path: Path, text: str) -> None:

@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests._serve import loopback_socket, serving
+from tests._up import envoy_children, running_envoys
 from tests.browser.test_login_browser import ARGS, browser
 from tests.identity._support import GOOD_PASSWORD
 from tests.policy._org import EXAMPLES
@@ -92,6 +93,7 @@ def up(tmp_path: Path, config: str) -> Iterator[dict[str, str]]:
         text=True,
     )
     seen: list[str] = []
+    envoys: set[int] = set()
     watchdog = threading.Timer(60, proc.kill)
     watchdog.start()
     try:
@@ -109,6 +111,8 @@ def up(tmp_path: Path, config: str) -> Iterator[dict[str, str]]:
         assert gateway, text
         assert ca, text
         assert f"curl --cacert {ca.group(1)} {gateway.group(1)}/" in text  # trust steps
+        envoys = envoy_children(proc.pid)
+        assert len(envoys) == 1, envoys
         yield {
             "login": login.group(1),
             "gateway": gateway.group(1),
@@ -123,10 +127,7 @@ def up(tmp_path: Path, config: str) -> Iterator[dict[str, str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
-    leftover = subprocess.run(
-        ["pgrep", "-f", str(tmp_path / ".zerogate" / "envoy")], capture_output=True, text=True
-    )
-    assert leftover.stdout.strip() == "", "zerogate up left its Envoy running"
+    assert running_envoys(envoys) == set(), "zerogate up left its Envoy running"
 
 
 def _served_spki(port: int, ca_file: str) -> str:

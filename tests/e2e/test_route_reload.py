@@ -1,6 +1,7 @@
 """Routes change under a running `zerogate up`: `zerogate route add` puts an app behind the real
-Envoy without a restart (same process, same Envoy, an open connection kept), a broken file is
-refused while the running routes keep serving, and `zerogate route remove` takes the app away.
+Envoy without a restart (same process, same Envoy, an open connection kept) and the terminal
+shows the reload, a broken file is refused while the running routes keep serving, and
+`zerogate route remove` takes the app away.
 """
 
 from __future__ import annotations
@@ -83,6 +84,13 @@ def test_route_add_and_remove_apply_to_a_running_gateway(
         eventually(lambda: _get(conn, host, "/hello")[0] == 200, "the new route serves")
         status, body = _get(conn, host, "/hello")
         assert (status, body) == (200, b'{"app":"mine","path":"/hello"}')
+        # The terminal says so, on one line with its fields (INFO is shown for zerogate.*) ...
+        eventually(
+            lambda: up.printed(r"^\d\d:\d\d:\d\d INFO zerogate\.app routes reloaded routes=app$"),
+            "the reload is shown",
+        )
+        # ... and no access log: neither uvicorn's nor Envoy's prints the requests.
+        assert not up.printed(r"/hello"), "".join(up.lines)
 
         # A broken hand edit: refused and reported, and the running route keeps serving.
         config = up.workdir / "zerogate.toml"

@@ -13,7 +13,7 @@ from tests.identity._support import CHEAP, GOOD_PASSWORD, IP, T0, make_directory
 from tests.idp._support import PUBLIC_URL, SECRET, csrf_of
 from zerogate.clock import FixedClock
 from zerogate.identity import TOTP, PasswordHasher, RecoveryCodes, Sessions
-from zerogate.idp import continue_path, create_app
+from zerogate.idp import ReturnOrigins, continue_path, create_app
 from zerogate.store import open_store
 from zerogate.tokens import open_mac
 
@@ -111,3 +111,37 @@ def test_codes_are_only_made_for_allowlisted_origins(http: TestClient, to: str) 
     _sign_in(http, "/")
     reply = http.get("/handoff", params={"to": to})
     assert reply.headers["location"] == "/"
+
+
+def test_continue_and_handoff_follow_a_changed_allowlist(make_database: Callable[..., str]) -> None:
+    """The app reads the allowlist it was given on every request: replacing it while the app
+    runs (a new route host in `zerogate up`) takes effect at once, both ways."""
+    store = open_store(make_database("sqlite"))
+    directory = make_directory(store)
+    origins = ReturnOrigins([])
+    app = create_app(
+        directory=directory,
+        sessions=Sessions(store),
+        totp=TOTP(store),
+        recovery_codes=RecoveryCodes(store, hasher=PasswordHasher(CHEAP)),
+        clock=FixedClock(at=T0),
+        public_url=PUBLIC_URL,
+        secret=SECRET,
+        return_origins=origins,
+        handoff_key=KEY,
+    )
+    run(directory.add_user("ada", "ada@example.test", password=GOOD_PASSWORD, now=T0))
+    http = TestClient(app, base_url=PUBLIC_URL, client=(IP, 50000), follow_redirects=False)
+    try:
+        _sign_in(http, "/")
+        assert http.get(continue_path(APP)).headers["location"] == "/"  # not listed yet
+        origins.replace(["https://wiki.zerogate.test"])
+        assert http.get(continue_path(APP)).headers["location"] == APP
+        handoff = http.get("/handoff", params={"to": APP}).headers["location"]
+        assert handoff.startswith("https://wiki.zerogate.test/.zerogate/handoff?")
+        origins.replace([])
+        assert http.get(continue_path(APP)).headers["location"] == "/"
+        assert http.get("/handoff", params={"to": APP}).headers["location"] == "/"
+    finally:
+        http.close()
+        store.close()

@@ -6,10 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route as HTTPRoute
 
 from zerogate.app._config_watch import SettingsSource
 from zerogate.app._demo import demo_app
@@ -47,6 +52,7 @@ from zerogate.gateway.envoy import (
 from zerogate.gateway.tls import LocalCA, ServingCertificate
 from zerogate.identity import Sessions
 from zerogate.identity.oidc import GrantStatus
+from zerogate.idp import ReturnOrigins
 from zerogate.tokens import StoreKeyRing
 
 HANDOFF_KEY_PURPOSE = "zerogate.gateway.handoff"  # the IdP derives the same key
@@ -55,6 +61,7 @@ DEMO_POLICY = "wiki-web"  # a Route of the example policies: employees may read 
 KEY_REFRESH_S = 300.0  # new signing keys are announced an hour before they sign
 LOCAL_CLOCK_SKEW_S = 5  # Envoy's leeway on a decision token's expiry (its default is 60 s)
 TLS_RENEW_CHECK_S = 3600.0  # a 30-day leaf is renewed with 10 days left: hourly is plenty
+TLS_HOSTS_CHECK_S = 1.0  # a route's new host gets a certificate naming it this soon
 log = logging.getLogger("zerogate.app")
 
 
@@ -76,9 +83,11 @@ async def gateway_service(
     port: int,
     workdir: Path,
     source: SettingsSource | None = None,
+    return_origins: ReturnOrigins | None = None,
 ) -> AsyncIterator[RunningGateway]:
     """Start the check service and Envoy on `port`; stop both (and the demo app) on exit.
-    With `source`, a change of its file applies the new routes while running."""
+    With `source`, a change of its file applies the new routes while running, and
+    `return_origins` (the IdP's) follows their hosts."""
     conf = settings.gateway
     admin_port = conf.admin_port or free_port()
     async with contextlib.AsyncExitStack() as stack:
@@ -130,7 +139,14 @@ async def gateway_service(
             check_app = create_check_app(checker, public_port=port)
             await stack.enter_async_context(background_server(check_app, check_sock))
             authz_url = f"http://127.0.0.1:{check_sock.getsockname()[1]}"
-        ca, tls = _local_tls(settings, workdir, clock) if conf.tls == "local" else (None, None)
+        keys_sock = loopback_socket()
+        stack.callback(keys_sock.close)
+        await stack.enter_async_context(background_server(_keys_app(keys, clock), keys_sock))
+        keys_url = f"http://127.0.0.1:{keys_sock.getsockname()[1]}/jwks.json"
+        hosts = tuple(h for r in routes for h in r.hosts)
+        ca, tls = (
+            _local_tls(settings, workdir, clock, hosts) if conf.tls == "local" else (None, None)
+        )
         gateway = Gateway(
             listen_host=conf.host,
             listen_port=port,
@@ -140,7 +156,7 @@ async def gateway_service(
             concurrency=conf.concurrency,
             check_protocol=conf.check_protocol,
             tls=tls,
-            local_decisions=_local_decisions(tokens, idp_url),
+            local_decisions=_local_decisions(tokens, idp_url, keys_url),
         )
         envoy = EnvoyProcess(gateway, workdir=workdir)
         await envoy.start()
@@ -156,7 +172,11 @@ async def gateway_service(
             )
             stack.push_async_callback(_cancel, asyncio.create_task(denials))
         if ca is not None and tls is not None:
-            renewal = asyncio.create_task(_renew_serving(ca, tls, clock))
+            renewal = asyncio.create_task(
+                _renew_serving(
+                    ca, tls, clock, lambda: tuple(h for r in envoy.gateway.routes for h in r.hosts)
+                )
+            )
             stack.push_async_callback(_cancel, renewal)
         if source is not None:
             live = LiveRoutes(
@@ -166,6 +186,7 @@ async def gateway_service(
                 translate=lambda s: gateway_routes(s, clock=clock),
                 fallback=routes if demo else (),
                 origins=lambda s: gateway_origins(s, port),
+                return_origins=return_origins,
             )
             stack.push_async_callback(_cancel, asyncio.create_task(live.follow(source)))
         url = _origin(settings, "localhost", port)
@@ -181,13 +202,23 @@ def _decision_tokens(settings: Settings, keys: StoreKeyRing, idp_url: str) -> De
     return DecisionTokens(keys, issuer=idp_url, ttl=timedelta(seconds=ttl))
 
 
-def _local_decisions(tokens: DecisionTokens | None, idp_url: str) -> LocalDecisions | None:
+def _local_decisions(
+    tokens: DecisionTokens | None, idp_url: str, keys_url: str
+) -> LocalDecisions | None:
     if tokens is None:
         return None
-    # The IdP's JWKS announces keys an hour before they sign: Envoy's 5-minute cache keeps up.
-    return LocalDecisions(
-        issuer=idp_url, jwks_url=f"{idp_url}/jwks.json", clock_skew_s=LOCAL_CLOCK_SKEW_S
-    )
+    # Keys are announced an hour before they sign: Envoy's 5-minute cache keeps up.
+    return LocalDecisions(issuer=idp_url, jwks_url=keys_url, clock_skew_s=LOCAL_CLOCK_SKEW_S)
+
+
+def _keys_app(keys: StoreKeyRing, clock: Clock) -> Starlette:
+    """The signing keys' JWKS for Envoy, on loopback beside the check: up before Envoy starts
+    (the IdP's own /jwks.json may not be yet) and in every gateway replica."""
+
+    async def jwks(request: Request) -> JSONResponse:
+        return JSONResponse(keys.jwks(clock.now()), headers={"cache-control": "no-store"})
+
+    return Starlette(routes=[HTTPRoute("/jwks.json", jwks, methods=["GET"])])
 
 
 def _routes(settings: Settings, port: int) -> tuple[tuple[Route, ...], bool]:
@@ -335,12 +366,15 @@ def _origin(settings: Settings, host: str, port: int) -> str:
     return f"{scheme}://{host}" + ("" if port == default else f":{port}")
 
 
-def _local_tls(settings: Settings, workdir: Path, clock: Clock) -> tuple[LocalCA, TlsFiles]:
-    """The local CA (created on first start) and the SDS file naming a fresh serving leaf."""
+def _local_tls(
+    settings: Settings, workdir: Path, clock: Clock, hosts: tuple[str, ...] = ()
+) -> tuple[LocalCA, TlsFiles]:
+    """The local CA (created on first start) and the SDS file naming a fresh serving leaf that
+    names the routes' `x.localhost` hosts."""
     ca = LocalCA.load_or_create(settings.data_dir / "tls", now=clock.now())
     client_ca = Path(settings.gateway.client_ca) if settings.gateway.client_ca else None
     tls = TlsFiles(workdir / "sds", client_ca=client_ca)
-    _serve_leaf(tls, ca.serving_certificate(now=clock.now()))
+    _serve_leaf(tls, ca.serving_certificate(now=clock.now(), hosts=hosts))
     return ca, tls
 
 
@@ -348,13 +382,26 @@ def _serve_leaf(tls: TlsFiles, leaf: ServingCertificate) -> None:
     write_sds(tls, certificate_chain=leaf.certificate_chain, private_key=leaf.private_key)
 
 
-async def _renew_serving(ca: LocalCA, tls: TlsFiles, clock: Clock) -> None:
-    """Renew the serving leaf when a third of its life is left; Envoy swaps it in via SDS."""
+async def _renew_serving(
+    ca: LocalCA,
+    tls: TlsFiles,
+    clock: Clock,
+    hosts: Callable[[], tuple[str, ...]] = tuple,
+) -> None:
+    """Renew the serving leaf when a third of its life is left, or at once when a route brings
+    a host it does not name; Envoy swaps it in via SDS."""
     served: int | None = None  # unknown at first: the first round re-points (to the same leaf)
+    named = frozenset(hosts())
+    waited = 0.0
     while True:
-        await asyncio.sleep(TLS_RENEW_CHECK_S)
+        await asyncio.sleep(min(TLS_RENEW_CHECK_S, TLS_HOSTS_CHECK_S))
+        waited += min(TLS_RENEW_CHECK_S, TLS_HOSTS_CHECK_S)
+        current = frozenset(hosts())
+        if waited < TLS_RENEW_CHECK_S and current == named:
+            continue
+        waited, named = 0.0, current
         try:
-            leaf = ca.serving_certificate(now=clock.now())
+            leaf = ca.serving_certificate(now=clock.now(), hosts=tuple(sorted(current)))
             if leaf.serial != served:
                 _serve_leaf(tls, leaf)  # the same files again change nothing for Envoy
                 served = leaf.serial

@@ -23,6 +23,7 @@ from zerogate.errors import InvalidInput
 from zerogate.identity import TOTP, Passkeys, RecoveryCodes, Sessions
 from zerogate.identity.federation import Upstreams
 from zerogate.identity.oidc import OIDCProvider, ProviderSettings
+from zerogate.idp import ReturnOrigins
 from zerogate.idp import create_app as create_login_app
 from zerogate.store import Store
 from zerogate.tokens import StoreKeyRing
@@ -39,9 +40,10 @@ async def idp_service(
     *,
     clock: Clock,
     public_url: str,
-    return_origins: Sequence[str] = (),
+    return_origins: Sequence[str] | ReturnOrigins = (),
 ) -> AsyncIterator[Starlette]:
-    """The IdP web app at `public_url` (its issuer); raises ConfigError for an unusable URL."""
+    """The IdP web app at `public_url` (its issuer); raises ConfigError for an unusable URL.
+    A `ReturnOrigins` for `return_origins` may be changed while the app runs (live routes)."""
     keys = StoreKeyRing(store)
     await keys.ensure_active(clock.now())
     people = directory(store, settings)

@@ -15,6 +15,7 @@ from zerogate.errors import ConfigError, ZerogateError
 from zerogate.gateway.check import Checker
 from zerogate.gateway.check import RouteSettings as CheckRoute
 from zerogate.gateway.envoy import EnvoyProcess, Route
+from zerogate.idp import ReturnOrigins
 
 log = logging.getLogger("zerogate.app")
 
@@ -26,8 +27,9 @@ class LiveRoutes:
     """The routes of a running gateway, replaced whenever the settings file changes.
 
     `fallback` runs when no route is configured (the demo app, if it was started). `origins`
-    lists where the IdP may send signed-in people back: it is fixed when the IdP starts, so a
-    new host is reported as needing a restart before its sign-in can work.
+    lists where the IdP may send signed-in people back for given settings; once new routes run,
+    `return_origins` (the IdP's allowlist) is replaced by their list, so sign-in returns to a new
+    route host at once, and no longer to a removed one.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class LiveRoutes:
         translate: Translate,
         fallback: tuple[Route, ...],
         origins: Callable[[Settings], list[str]],
+        return_origins: ReturnOrigins | None = None,
     ) -> None:
         self._started = settings
         self._running = settings
@@ -47,6 +50,7 @@ class LiveRoutes:
         self._translate = translate
         self._fallback = fallback
         self._origins = origins
+        self._return_origins = return_origins
 
     @property
     def settings(self) -> Settings:
@@ -97,12 +101,8 @@ class LiveRoutes:
             log.error("routes not applied, the running routes stay: %s", _problems(exc))
             return False
         self._checker.replace_routes(checks)
-        added = set(self._origins(new)) - set(self._origins(self._started))
-        if added:
-            log.warning(
-                "new route hosts %s: restart zerogate so that sign-in can return to them",
-                ", ".join(sorted(added)),
-            )
+        if self._return_origins is not None:
+            self._return_origins.replace(self._origins(new))
         self._running = new
         log.info("routes reloaded", extra={"routes": sorted(new.routes)})
         return True

@@ -25,6 +25,7 @@ from zerogate.app._gateway_service import (
 from zerogate.app._idp_service import idp_service
 from zerogate.app._pdp_service import DEFAULT_EXAMPLES, PDPService, pdp_service
 from zerogate.app._serve import free_port, serve, stop_on_sigterm
+from zerogate.app._terminal_log import log_to_terminal
 from zerogate.clock import SystemClock
 from zerogate.config import Settings
 from zerogate.errors import ConfigError, ZerogateError
@@ -39,8 +40,10 @@ def run_all_in_one(
     settings: Settings, *, out: TextIO = sys.stdout, source: SettingsSource | None = None
 ) -> None:
     """Start the PDP with its AuthZEN face and the sign-in pages; blocks until interrupted.
-    With `source` (where `settings` came from), the gateway follows its route changes."""
+    With `source` (where `settings` came from), the gateway follows its route changes.
+    Zerogate's own log lines (INFO and up: routes reloaded, Envoy started) go to stderr."""
     stop_on_sigterm()
+    log_to_terminal(sys.stderr)
     asyncio.run(_main(settings, out, source))
 
 

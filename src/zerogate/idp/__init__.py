@@ -18,6 +18,7 @@ from zerogate.idp._federation_routes import (
 )
 from zerogate.idp._pending import PENDING_COOKIE_NAME
 from zerogate.idp._redirects import login_path, mfa_path, safe_next
+from zerogate.idp._return_origins import ReturnOrigins
 
 __all__ = [
     "CONTINUE_PATH",
@@ -26,6 +27,7 @@ __all__ = [
     "PENDING_COOKIE_NAME",
     "UPSTREAM_LOGIN_PREFIX",
     "LoginConfig",
+    "ReturnOrigins",
     "continue_path",
     "create_app",
     "federation_routes",

@@ -40,6 +40,7 @@ from zerogate.idp._passkey_settings import (
 )
 from zerogate.idp._passkeys import WebPasskeys
 from zerogate.idp._pending import PendingLogins
+from zerogate.idp._return_origins import ReturnOrigins
 from zerogate.idp._signing import derive_key
 from zerogate.idp._site import Site
 
@@ -67,7 +68,7 @@ def create_app(
     oidc: OIDCProvider | None = None,
     passkeys: Passkeys | None = None,
     upstreams: Upstreams | None = None,
-    return_origins: Sequence[str] = (),
+    return_origins: Sequence[str] | ReturnOrigins = (),
     handoff_key: bytes | None = None,
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
@@ -79,13 +80,18 @@ def create_app(
     headers and size limits but none of the form handling. With `oidc`, the OpenID Connect
     endpoints are served too (issuer = `public_url`), with their consent and logout pages.
     `return_origins` are the origins (the gateway's) that `/continue?to=URL` may send a signed-in
-    browser back to; with `handoff_key` (shared with the gateway's check service),
+    browser back to (a `ReturnOrigins` the caller keeps may change them while the app runs); with `handoff_key` (shared with the gateway's check service),
     `/handoff?to=URL` signs the browser in to those origins' own hosts too. With `upstreams`, the sign-in page offers each upstream identity provider and sends email
     addresses of their domains there (docs/federation.md). With `passkeys` (RP ID = the host of `public_url`, expected origin = `public_url`), the pages
     offer passkey sign-in, passkeys as a second factor, and passkey registration and removal
     on the account page.
     """
     conf = config or LoginConfig()
+    origins = (
+        return_origins
+        if isinstance(return_origins, ReturnOrigins)
+        else ReturnOrigins(return_origins)
+    )
     origin = public_origin(public_url)
     key = check_secret(secret)
     pages = Pages(product=conf.issuer)
@@ -143,10 +149,10 @@ def create_app(
             "/logout", _form_page(account.confirm_logout, account.logout), methods=["GET", "POST"]
         ),
         Route("/static/{name}", static, methods=["GET"]),
-        Route(CONTINUE_PATH, ContinuePage(site, return_origins).follow, methods=["GET"]),
+        Route(CONTINUE_PATH, ContinuePage(site, origins).follow, methods=["GET"]),
     ]
     if handoff_key is not None:
-        handoff = HandoffPage(site, return_origins, handoff_key)
+        handoff = HandoffPage(site, origins, handoff_key)
         routes.append(Route(HANDOFF_PAGE, handoff.give, methods=["GET"]))
     if passkeys is not None:
         settings = PasskeySettings(site, account)

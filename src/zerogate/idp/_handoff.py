@@ -9,15 +9,14 @@ service turns it into a cookie for that host (zerogate.gateway.check `_handoff`)
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from zerogate.idp._continue import origin_of
 from zerogate.idp._pages import see_other
 from zerogate.idp._redirects import HOME, login_path
+from zerogate.idp._return_origins import ReturnOrigins
 from zerogate.idp._site import Site
 from zerogate.tokens import seal_mac
 
@@ -28,15 +27,15 @@ HANDOFF_TTL_S = 60
 
 
 class HandoffPage:
-    def __init__(self, site: Site, origins: Iterable[str], key: bytes) -> None:
+    def __init__(self, site: Site, origins: ReturnOrigins, key: bytes) -> None:
         self._site = site
-        self._origins = frozenset(o for o in (origin_of(x) for x in origins) if o)
+        self._origins = origins  # read on every request: it may change while we run
         self._key = key
 
     async def give(self, request: Request) -> Response:
         to = request.query_params.get("to", "")
-        origin = origin_of(to)
-        if origin is None or origin not in self._origins:
+        origin = self._origins.allows(to)
+        if origin is None:
             return see_other(HOME)  # not a gateway of ours: never a redirect elsewhere (OA-A2)
         signed = await self._site.signed_in(request)
         if signed is None:

@@ -28,6 +28,8 @@ from zerogate.gateway.check import (
     WEBHOOK_HEADER,
     Checker,
     CheckRecord,
+    CheckRequest,
+    CheckResult,
     ReplayCache,
     WebhookVerifier,
     start_grpc_check_server,
@@ -39,10 +41,13 @@ from zerogate.gateway.envoy import (
     Route,
     build_clusters,
     build_listener,
+    build_route_config,
     check_config,
 )
 from zerogate.store import Store, open_store
 
+CHECK = "http://127.0.0.1:9191"
+UP = "http://127.0.0.1:8081"
 HOST = "wiki.example.test"
 ADMIN_HOST = "admin.example.test"
 HOOK_HOST = "pay.example.test"
@@ -103,6 +108,43 @@ def test_grpc_authz_cluster_speaks_http2_and_http_mode_is_unchanged() -> None:
 def test_grpc_gateway_config_passes_envoy_validation() -> None:
     route = Route("wiki", hosts=(HOST,), upstream="http://127.0.0.1:8081", resource_id="wiki-web")
     run(check_config(make_gateway("http://127.0.0.1:9191", route, check_protocol="grpc")))
+
+
+def per_route_authz(gateway: Gateway) -> dict[str, dict[str, Any]]:
+    return {
+        r["name"]: r["typed_per_filter_config"][EXT_AUTHZ]
+        for vh in build_route_config(gateway)["virtual_hosts"]
+        for r in vh["routes"]
+        if r["name"] != "zerogate_not_found"
+    }
+
+
+def test_grpc_webhook_bodies_are_packed_as_bytes_filter_wide_and_other_routes_opt_out() -> None:
+    public = Route("site", hosts=("www.example.test",), upstream=UP, allow_public=True)
+    grpc = make_gateway(CHECK, *routes(UP), public, check_protocol="grpc")
+    assert ext_authz(grpc)["with_request_body"] == {
+        "max_request_bytes": MAX_WEBHOOK_BODY_BYTES,  # the largest webhook route's
+        "allow_partial_message": False,
+        "pack_as_bytes": True,
+    }
+    settings = per_route_authz(grpc)
+    assert settings["site"] == {"@type": settings["site"]["@type"], "disabled": True}
+    hooks = settings["hooks"]["check_settings"]
+    assert hooks["with_request_body"]["max_request_bytes"] == MAX_WEBHOOK_BODY_BYTES
+    assert "disable_request_body_buffering" not in hooks  # Envoy allows one of the two
+    for name in ("wiki", "admin"):
+        assert settings[name]["check_settings"]["disable_request_body_buffering"] is True
+    run(check_config(grpc))  # and Envoy accepts it
+
+    # Without webhook routes there is no filter-wide body; HTTP mode never has one.
+    plain = make_gateway(CHECK, *routes(UP)[:2], public, check_protocol="grpc")
+    assert "with_request_body" not in ext_authz(plain)
+    http = make_gateway(CHECK, *routes(UP), public)
+    assert "with_request_body" not in ext_authz(http)
+    assert not any(
+        "disable_request_body_buffering" in s.get("check_settings", {})
+        for s in per_route_authz(http).values()
+    )
 
 
 def test_grpc_unknown_check_protocol_is_refused() -> None:
@@ -301,14 +343,12 @@ def test_envoy_grpc_webhook_body_is_verified_by_the_check(
 
     first, tampered, not_text, repeated = run(scenario())
     assert first.status_code == 200
-    (seen,) = upstream.seen  # only the signed body arrived
-    assert (seen.method, seen.path) == ("POST", "/hooks/in")
-    assert seen.one(WEBHOOK_HEADER) == "verified"
     assert tampered.status_code == 401
-    # Envoy 1.40 sends a per-route body as text in gRPC mode (pack_as_bytes is read from the
-    # filter-wide settings only), replacing bytes that are not UTF-8: such a body no longer
-    # matches its signature and is refused, never allowed (docs/gateway.md).
-    assert not_text.status_code == 401
+    # The body reaches the check as raw bytes (the filter-wide pack_as_bytes): a body that is
+    # not UTF-8 still matches its signature.
+    assert not_text.status_code == 200
+    assert [(s.method, s.path) for s in upstream.seen] == [("POST", "/hooks/in")] * 2
+    assert [s.one(WEBHOOK_HEADER) for s in upstream.seen] == ["verified"] * 2
     # Envoy sent both signature lines (encode_raw_headers), as in HTTP mode: an ambiguous
     # request is refused. (Envoy joins a few headers itself, authorization and accept among
     # them, in both modes.)
@@ -316,9 +356,48 @@ def test_envoy_grpc_webhook_body_is_verified_by_the_check(
     assert [r.reason for r in records] == [
         "webhook_verified",
         "webhook_signature_invalid",
-        "webhook_signature_invalid",
+        "webhook_verified",
         "request_invalid",
     ]
+
+
+class BodiesSeen:
+    """The real checker, noting the body each check request brought (None: no body field)."""
+
+    def __init__(self, checker: Checker) -> None:
+        self._checker = checker
+        self.bodies: list[tuple[str | None, bytes | None]] = []
+
+    @property
+    def webhook_headers(self) -> frozenset[str]:
+        return self._checker.webhook_headers
+
+    async def check(self, req: CheckRequest) -> CheckResult:
+        self.bodies.append((req.route, req.body))
+        return await self._checker.check(req)
+
+
+def test_envoy_grpc_sends_no_body_to_the_check_for_other_routes(
+    tmp_path: Path, world: CheckWorld, upstream: Upstream, upstream_url: str
+) -> None:
+    """The filter-wide body setting is for webhook routes only: other routes opt out, their
+    bodies go straight to the upstream, whole, and the check never sees them."""
+    alice = world.add_user("alice", "engineering", "employees")
+    cookie = world.sign_in(alice, amr=("pwd", "otp"), mfa_ago_s=0)  # MFA: engineers may write
+    body = b"edit: \xff\x00 not for the check " * 4096  # past Envoy's 32 KiB buffer limit
+    checker = BodiesSeen(checker_with_hooks(world, []))
+
+    async def scenario() -> httpx.Response:
+        async with grpc_gateway(checker, upstream_url, tmp_path) as http:  # type: ignore[arg-type]
+            headers = {"host": HOST, "cookie": cookie, "accept": "application/json"}
+            return await http.post("/pages/Home", content=body, headers=headers)
+
+    response = run(scenario())
+    assert response.status_code == 200, response.text
+    assert checker.bodies == [("wiki-web", b"")]  # asked about it, without its body
+    (seen,) = upstream.seen
+    assert (seen.method, seen.path) == ("POST", "/pages/Home")
+    assert seen.one("content-length") == str(len(body))  # and the upstream got it whole
 
 
 def test_zerogate_up_runs_the_grpc_face_when_configured(tmp_path: Path) -> None:

@@ -167,3 +167,11 @@ def test_gateway_rejects_bad_authz_path_prefixes(prefix: str) -> None:
 
 def test_gateway_with_no_routes_is_valid() -> None:
     assert gateway().routes == ()
+
+
+def test_gateway_accepts_star_localhost_but_no_other_single_label_wildcard() -> None:
+    # Every *.localhost name is loopback (RFC 6761 §6.3), so it is a real domain to route.
+    built = gateway(Route("dev", hosts=("*.LocalHost", "localhost"), upstream=UP))
+    assert built.routes[0].hosts == ("*.localhost", "localhost")
+    found = problems(Route("r", hosts=("*", "*.com", "*.localhost.", "*.local"), upstream=UP))
+    assert found == [("route_host_invalid", f"routes.r.hosts[{i}]") for i in range(4)]

@@ -14,6 +14,17 @@ UPSTREAM_CONNECT_TIMEOUT_S = 2.0
 AUTHZ_CONNECT_TIMEOUT_S = 1.0
 # Envoy's edge best practice: bound what one connection may buffer (per direction).
 BUFFER_LIMIT_BYTES = 32768
+# Check replicas: a replica failing this many checks in a row (5xx, refused connections,
+# timeouts) is ejected for a while, longer each time; at most half of them at once, so at
+# least one always takes checks (a fail-open is never the way out: the check fails closed).
+REPLICA_FAILURES_TO_EJECT = 3
+REPLICA_EJECTION_S = 10.0
+REPLICA_MAX_EJECTION_S = 120.0
+REPLICA_MAX_EJECTION_PERCENT = 50
+# ... and asked `GET /healthz` (the check's HTTP face serves it; 503 until it is ready).
+REPLICA_HEALTH_PATH = "/healthz"
+REPLICA_HEALTH_INTERVAL_S = 5.0
+REPLICA_HEALTH_TIMEOUT_S = 1.0
 _HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
@@ -47,6 +58,10 @@ def build_clusters(gateway: Gateway) -> list[dict[str, Any]]:
             {"endpoint": {"address": socket_address(e.host, e.port)}}
             for e in map(endpoint_of, gateway.authz_replicas)
         ]
+        authz["outlier_detection"] = replica_outlier_detection()
+        if gateway.check_protocol == "http":
+            # The gRPC face serves no grpc.health.v1, so gRPC mode relies on ejection alone.
+            authz["health_checks"] = [replica_health_check()]
     if gateway.check_protocol == "grpc":
         authz["typed_extension_protocol_options"] = http2_only()
     clusters.append(authz)
@@ -56,6 +71,33 @@ def build_clusters(gateway: Gateway) -> list[dict[str, Any]]:
             build_cluster(KEYS_CLUSTER, keys, connect_timeout_s=AUTHZ_CONNECT_TIMEOUT_S)
         )
     return sorted(clusters, key=lambda c: str(c["name"]))
+
+
+def replica_outlier_detection() -> dict[str, Any]:
+    """Eject a replica after consecutive failures; a locally seen failure (a refused connection,
+    a timeout) counts as a 5xx and as a gateway failure."""
+    return {
+        "consecutive_5xx": REPLICA_FAILURES_TO_EJECT,
+        "consecutive_gateway_failure": REPLICA_FAILURES_TO_EJECT,
+        "enforcing_consecutive_5xx": 100,
+        "enforcing_consecutive_gateway_failure": 100,  # Envoy's default is 0: never enforced
+        "enforcing_success_rate": 0,  # too few checks per replica to judge rates by
+        "interval": seconds(REPLICA_EJECTION_S),
+        "base_ejection_time": seconds(REPLICA_EJECTION_S),
+        "max_ejection_time": seconds(REPLICA_MAX_EJECTION_S),
+        "max_ejection_percent": REPLICA_MAX_EJECTION_PERCENT,
+    }
+
+
+def replica_health_check() -> dict[str, Any]:
+    """`GET /healthz` on every replica: two failures mark it unhealthy, one success healthy."""
+    return {
+        "timeout": seconds(REPLICA_HEALTH_TIMEOUT_S),
+        "interval": seconds(REPLICA_HEALTH_INTERVAL_S),
+        "unhealthy_threshold": 2,
+        "healthy_threshold": 1,
+        "http_health_check": {"path": REPLICA_HEALTH_PATH},
+    }
 
 
 def keys_endpoint(jwks_url: str) -> Endpoint:

@@ -182,7 +182,10 @@ def build_ext_authz(gateway: Gateway) -> dict[str, Any]:
 
     `check_protocol` "grpc" asks the check's gRPC face over the HTTP/2 authz cluster instead.
     The same request headers reach it; there are no response allowlists in gRPC mode (Envoy
-    applies a gRPC answer as given), so the gRPC face applies the same lists itself.
+    applies a gRPC answer as given), so the gRPC face applies the same lists itself. With
+    webhook routes, gRPC mode also has a filter-wide `with_request_body`: Envoy 1.40 reads
+    `pack_as_bytes` only from there (a per-route one alone sends the body as UTF-8 text, bytes
+    that are not UTF-8 replaced). Every other route turns it off for itself (`_route_config`).
     """
     passed = sorted({name for route in gateway.routes for name in route.pass_headers})
     allowed = sorted(set(CHECK_REQUEST_HEADERS) | set(passed))
@@ -202,6 +205,13 @@ def build_ext_authz(gateway: Gateway) -> dict[str, Any]:
         # One header_map entry per header line, not comma-joined values: the check refuses a
         # repeated header (an ambiguous request) as it does in HTTP mode.
         config["encode_raw_headers"] = True
+        body_max = max((route.check_body_max_bytes for route in gateway.routes), default=0)
+        if body_max:
+            config["with_request_body"] = {
+                "max_request_bytes": body_max,
+                "allow_partial_message": False,  # the whole signed body, or 413
+                "pack_as_bytes": True,
+            }
         return {"name": EXT_AUTHZ_FILTER, "typed_config": config}
     return {
         "name": EXT_AUTHZ_FILTER,

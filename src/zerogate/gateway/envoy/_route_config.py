@@ -44,7 +44,10 @@ def build_route_config(gateway: Gateway, denials: Denials | None = None) -> dict
     for route in gateway.routes:
         for host in dict.fromkeys(route.hosts):
             by_host.setdefault(host, []).append(route)
-    virtual_hosts = [_virtual_host(host, by_host[host], local) for host in sorted(by_host)]
+    grpc = gateway.check_protocol == "grpc"
+    virtual_hosts = [
+        _virtual_host(host, by_host[host], local, grpc=grpc) for host in sorted(by_host)
+    ]
     unknown = [_not_found(local)]
     virtual_hosts.append({"name": UNKNOWN_HOST, "domains": ["*"], "routes": unknown})
     return {"name": ROUTE_CONFIG_NAME, "virtual_hosts": virtual_hosts}
@@ -60,35 +63,37 @@ class _Local:
     rbac: dict[str, Any] | None  # the deny list every fast route carries (None: empty)
 
 
-def _virtual_host(host: str, routes: list[Route], local: _Local | None) -> dict[str, Any]:
+def _virtual_host(
+    host: str, routes: list[Route], local: _Local | None, *, grpc: bool
+) -> dict[str, Any]:
     # Envoy takes the first route that matches: most specific prefix first.
     ordered = sorted(routes, key=lambda r: (-len(r.path_prefix), r.path_prefix))
-    entries = [entry for route in ordered for entry in _entries(route, local)]
+    entries = [entry for route in ordered for entry in _entries(route, local, grpc=grpc)]
     if not any(route.path_prefix == "/" for route in routes):
         entries.append(_not_found(local))
     return {"name": host, "domains": [host], "routes": entries}
 
 
-def _entries(route: Route, local: _Local | None) -> list[dict[str, Any]]:
+def _entries(route: Route, local: _Local | None, *, grpc: bool) -> list[dict[str, Any]]:
     """One route entry; with local decisions a checked route is two: its GETs, then the rest."""
     if local is None:
-        return [_route(route)]
+        return [_route(route, grpc=grpc)]
     if not takes_decision_tokens(route):
-        entry = _route(route)
+        entry = _route(route, grpc=grpc)
         entry["typed_per_filter_config"][JWT_FILTER] = route_jwt_config(None)
         return [entry]
-    fast = _route(route)
+    fast = _route(route, grpc=grpc)
     fast["name"] = f"{route.name}.get"
     fast["match"]["headers"] = [{"name": ":method", "string_match": {"exact": FAST_METHOD}}]
     fast["typed_per_filter_config"][JWT_FILTER] = route_jwt_config(route.resource_id)
     if local.rbac is not None:
         fast["typed_per_filter_config"][RBAC_FILTER] = local.rbac
-    rest = _route(route)
+    rest = _route(route, grpc=grpc)
     rest["typed_per_filter_config"][JWT_FILTER] = route_jwt_config(None)
     return [fast, rest]
 
 
-def _route(route: Route) -> dict[str, Any]:
+def _route(route: Route, *, grpc: bool) -> dict[str, Any]:
     action: dict[str, Any] = {
         "cluster": cluster_name(endpoint_of(route.upstream)),
         "timeout": seconds(route.timeout_s),
@@ -101,7 +106,7 @@ def _route(route: Route) -> dict[str, Any]:
         "route": action,
         "typed_per_filter_config": {
             ROUTE_HEADER_FILTER: _route_header(route.resource_id),
-            EXT_AUTHZ_FILTER: _ext_authz_per_route(route),
+            EXT_AUTHZ_FILTER: _ext_authz_per_route(route, grpc=grpc),
         },
     }
     if route.strip_headers:
@@ -135,7 +140,7 @@ def _route_header(resource_id: str) -> dict[str, Any]:
     }
 
 
-def _ext_authz_per_route(route: Route) -> dict[str, Any]:
+def _ext_authz_per_route(route: Route, *, grpc: bool) -> dict[str, Any]:
     if route.allow_public:
         return {"@type": _EXT_AUTHZ_PER_ROUTE, "disabled": True}
     # HTTP-mode ext_authz does not send context_extensions (only gRPC CheckRequests carry them);
@@ -151,6 +156,11 @@ def _ext_authz_per_route(route: Route) -> dict[str, Any]:
             "allow_partial_message": False,
             "pack_as_bytes": True,
         }
+    elif grpc:
+        # gRPC mode sets a filter-wide body setting for webhook routes (Envoy reads
+        # pack_as_bytes only there, see build_ext_authz): every other route opts out, so its
+        # bodies are neither held back nor sent to the check.
+        settings["disable_request_body_buffering"] = True
     return {"@type": _EXT_AUTHZ_PER_ROUTE, "check_settings": settings}
 
 

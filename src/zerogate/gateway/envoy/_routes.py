@@ -243,8 +243,9 @@ def _host_problem(host: str) -> str:
     name = host[2:] if host.startswith("*.") else host
     if not HOSTNAME.fullmatch(name):
         return "a host name (app.example.com) or a wildcard (*.example.com), without a port"
-    if host.startswith("*.") and "." not in name:
-        return "a wildcard needs a domain with a dot: *.example.com"
+    # `*.localhost` is the one single-label wildcard: every such name is loopback (RFC 6761 §6.3).
+    if host.startswith("*.") and "." not in name and name != "localhost":
+        return "a wildcard needs a domain with a dot: *.example.com (or *.localhost)"
     return ""
 
 

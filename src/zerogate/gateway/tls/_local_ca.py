@@ -189,12 +189,23 @@ class LocalCA:
                 continue  # not ours (an older CA's), or not a certificate: never served
             if key_path.exists():
                 found.append(ServingCertificate(path, key_path, cert))
-        return sorted(found, key=lambda leaf: (leaf.not_before, leaf.serial))
+        # Two leaves issued within a second share `not_before`: the file written last is newer.
+        return sorted(
+            found,
+            key=lambda leaf: (leaf.not_before, _written_ns(leaf.certificate_chain)),
+        )
 
     def _prune(self) -> None:
         for old in self._leaves()[:-KEEP_LEAVES]:
             old.certificate_chain.unlink(missing_ok=True)
             old.private_key.unlink(missing_ok=True)
+
+
+def _written_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # pruned meanwhile: the oldest
+        return 0
 
 
 def _create(directory: Path, *, now: datetime) -> None:
