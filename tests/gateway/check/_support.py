@@ -118,6 +118,21 @@ class CheckWorld:
     def check(self, req: CheckRequest) -> Any:
         return run(self.checker.check(req))
 
+    def checker_with(self, **options: Any) -> Checker:
+        """Another Checker over this world's store, PDP and keys, recording into `records`,
+        with `options` (webhooks, host_sessions, on_decision, ...)."""
+        options.setdefault("on_decision", self.records.append)
+        return Checker(
+            self.pdp,
+            self.sessions,
+            self.directory,
+            self.ring,
+            issuer=ISSUER,
+            clock=self.clock,
+            login_url=LOGIN_URL,
+            **options,
+        )
+
 
 def request(
     route: str | None = "wiki-web",

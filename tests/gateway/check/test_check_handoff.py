@@ -26,18 +26,9 @@ def world(sqlite_store: Store) -> CheckWorld:
 
 
 def replace_checker(world: CheckWorld):  # type: ignore[no-untyped-def]
-    from zerogate.gateway.check import Checker
 
-    return Checker(
-        world.pdp,
-        world.sessions,
-        world.directory,
-        world.ring,
-        issuer="https://login.zerogate.test",
-        clock=world.clock,
-        login_url="https://login.zerogate.test/login",
+    return world.checker_with(
         host_sessions=HostSessions(KEY),
-        on_decision=world.records.append,
     )
 
 

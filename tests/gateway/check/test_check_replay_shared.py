@@ -21,7 +21,6 @@ from zerogate.config import RouteSettings as ConfiguredRoute
 from zerogate.config import Secret, Settings
 from zerogate.errors import StoreError
 from zerogate.gateway.check import (
-    Checker,
     CheckRecord,
     ReplayCache,
     StoreReplayCache,
@@ -61,14 +60,7 @@ def _replica(store_url: str, world: CheckWorld) -> Replica:
             raise OSError("disk full")
         records.append(record)
 
-    checker = Checker(
-        world.pdp,
-        world.sessions,
-        world.directory,
-        world.ring,
-        issuer="https://login.zerogate.test",
-        clock=world.clock,
-        login_url="https://login.zerogate.test/login",
+    checker = world.checker_with(
         webhooks={ROUTE: verifier},
         on_decision=audit,
     )

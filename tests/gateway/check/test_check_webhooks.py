@@ -101,16 +101,8 @@ def _checker(world: CheckWorld, cache: ReplayCache, *secrets: str) -> Checker:
         clock=world.clock,
         replay_cache=cache,
     )
-    return Checker(
-        world.pdp,
-        world.sessions,
-        world.directory,
-        world.ring,
-        issuer="https://login.zerogate.test",
-        clock=world.clock,
-        login_url="https://login.zerogate.test/login",
+    return world.checker_with(
         webhooks={ROUTE: verifier},
-        on_decision=world.records.append,
     )
 
 

@@ -191,14 +191,7 @@ def checker_with_hooks(world: CheckWorld, records: list[CheckRecord]) -> Checker
         clock=world.clock,
         replay_cache=ReplayCache(clock=world.clock),
     )
-    return Checker(
-        world.pdp,
-        world.sessions,
-        world.directory,
-        world.ring,
-        issuer="https://login.zerogate.test",
-        clock=world.clock,
-        login_url="https://login.zerogate.test/login",
+    return world.checker_with(
         webhooks={HOOK_ROUTE: verifier},
         on_decision=records.append,
     )

@@ -25,6 +25,7 @@ from envoy.service.auth.v3 import external_auth_pb2
 from envoy.type.v3 import http_status_pb2
 from google.rpc import code_pb2, status_pb2
 
+from zerogate.gateway import envoy as envoy_headers
 from zerogate.gateway.check._checker import Checker
 from zerogate.gateway.check._edge import read_headers, split_uri
 from zerogate.gateway.check._envoy_request import (
@@ -39,26 +40,12 @@ from zerogate.gateway.check._webhooks import MAX_WEBHOOK_BODY_BYTES
 SERVICE = "envoy.service.auth.v3.Authorization"
 GRACE_S = 1.0  # how long a stopping server lets checks in flight finish
 
-# What passes where, as Envoy's HTTP-mode allowlists in zerogate.gateway.envoy say (a test
-# keeps the two in step): only we may assert `x-zerogate-*` to an upstream.
-UPSTREAM_PREFIX = "x-zerogate-"
-UPSTREAM_REWRITES = frozenset({"cookie"})  # our own cookies taken out (gateway.check._own_cookies)
-CLIENT_HEADERS_ON_ALLOW = frozenset({"set-cookie"})
-CLIENT_HEADERS_ON_DENY = frozenset(
-    {
-        "allow",
-        "cache-control",
-        "content-security-policy",
-        "content-type",
-        "location",
-        "referrer-policy",
-        "set-cookie",
-        "www-authenticate",
-        "x-content-type-options",
-        "x-frame-options",
-        "x-zerogate-decision-id",
-    }
-)
+# What passes where: Envoy's HTTP-mode allowlists, applied here since a gRPC answer is taken as
+# given. Only we may assert `x-zerogate-*` to an upstream.
+UPSTREAM_PREFIX = envoy_headers.ZEROGATE_PREFIX
+UPSTREAM_REWRITES = frozenset(envoy_headers.UPSTREAM_REWRITES)  # our cookies taken out
+CLIENT_HEADERS_ON_ALLOW = frozenset(envoy_headers.CLIENT_HEADERS_ON_ALLOW)
+CLIENT_HEADERS_ON_DENY = frozenset(envoy_headers.CLIENT_HEADERS_ON_DENY)
 # Room for a whole webhook body (Envoy never sends a part) and the headers around it; a bigger
 # message is refused by grpc, an error Envoy answers with its 503.
 MAX_MESSAGE_BYTES = MAX_WEBHOOK_BODY_BYTES + (256 << 10)

@@ -8,9 +8,12 @@ from zerogate.gateway.envoy._bootstrap import build_bootstrap, build_validation_
 from zerogate.gateway.envoy._clusters import AUTHZ_CLUSTER, build_clusters
 from zerogate.gateway.envoy._headers import (
     CHECK_REQUEST_HEADERS,
+    CLIENT_HEADERS_ON_ALLOW,
+    CLIENT_HEADERS_ON_DENY,
     ROUTE_HEADER,
     SPOOFABLE_HEADERS,
     SPOOFABLE_PREFIXES,
+    UPSTREAM_REWRITES,
     ZEROGATE_PREFIX,
 )
 from zerogate.gateway.envoy._listener import build_listener
@@ -27,10 +30,13 @@ from zerogate.gateway.envoy._xds import XdsDocument, XdsKind, XdsLayout, XdsSnap
 __all__ = [
     "AUTHZ_CLUSTER",
     "CHECK_REQUEST_HEADERS",
+    "CLIENT_HEADERS_ON_ALLOW",
+    "CLIENT_HEADERS_ON_DENY",
     "ROUTE_HEADER",
     "SECRET_NAME",
     "SPOOFABLE_HEADERS",
     "SPOOFABLE_PREFIXES",
+    "UPSTREAM_REWRITES",
     "ZEROGATE_PREFIX",
     "Denials",
     "EnvoyError",
