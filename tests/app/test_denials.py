@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from zerogate.app._denials import DenyList
-from zerogate.clock import FixedClock
-from zerogate.control import TOPIC_ENTITY_CHANGED, TOPIC_POLICY_ACTIVATED
+import asyncio
+import contextlib
+from typing import Any
+
+from zerogate.app._denials import DenyList, enforce_denials
+from zerogate.clock import FixedClock, SystemClock
+from zerogate.control import TOPIC_ENTITY_CHANGED, TOPIC_POLICY_ACTIVATED, InProcessBus
+from zerogate.gateway.check import DecisionTokens
 from zerogate.gateway.envoy import Denials
+from zerogate.tokens import KeyRing
 
 OLD = "a" * 64
 NEW = "b" * 64
@@ -38,3 +44,61 @@ def test_a_policy_activation_denies_the_previous_epoch_and_never_the_current() -
     assert deny.denials().epochs == {NEW[:16]}
     deny.apply(TOPIC_POLICY_ACTIVATED, {"bundle": OLD})  # the same again: nothing new
     assert deny.denials().epochs == {NEW[:16]}
+
+
+class _Envoy:
+    """Stands in for EnvoyProcess.deny: records every deny list it is given."""
+
+    def __init__(self) -> None:
+        self.lists: list[Denials] = []
+        self.changed = asyncio.Event()
+
+    async def deny(self, denials: Denials) -> None:
+        if not self.lists or self.lists[-1] != denials:
+            self.lists.append(denials)
+            self.changed.set()
+
+
+def test_the_follower_lists_revocations_and_waits_for_the_pdp_before_an_old_epoch() -> None:
+    """The loop `zerogate up` runs: events in, deny lists out; an old policy epoch is listed
+    only once the local PDP decides under the new bundle (else the check would mint tokens
+    that Envoy refuses at once: a redirect loop)."""
+    bus = InProcessBus()
+    envoy = _Envoy()
+    tokens = DecisionTokens(KeyRing(), issuer="https://login.test")
+    pdp_bundle = [OLD]
+
+    async def until(pred: Any) -> None:
+        async with asyncio.timeout(10):
+            while not pred():
+                envoy.changed.clear()
+                await envoy.changed.wait()
+
+    async def scenario() -> None:
+        follower = asyncio.create_task(
+            enforce_denials(
+                bus,
+                envoy,  # type: ignore[arg-type]
+                tokens,
+                clock=SystemClock(),
+                epoch=lambda: pdp_bundle[0],
+                clock_skew_s=5,
+            )
+        )
+        try:
+            await asyncio.sleep(0.05)  # subscribed
+            revoked = {"type": "User", "id": "ada", "change": "sessions_revoked"}
+            await bus.publish(TOPIC_ENTITY_CHANGED, {**revoked, "session_ids": ["s1"]})
+            await until(lambda: envoy.lists and envoy.lists[-1].sessions == {"s1"})
+            await bus.publish(TOPIC_POLICY_ACTIVATED, {"bundle": NEW})
+            await asyncio.sleep(0.3)  # the PDP is still on OLD: nothing about epochs yet
+            assert all(not d.epochs for d in envoy.lists)
+            pdp_bundle[0] = NEW
+            await until(lambda: envoy.lists[-1].epochs == {OLD[:16]})
+            assert envoy.lists[-1].sessions == {"s1"}
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+
+    asyncio.run(scenario())
