@@ -11,6 +11,9 @@ command -v caddy >/dev/null 2>&1 || need+=(caddy)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 # bench/gateway.py (and its smoke test) loads the gateway with wrk.
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+# The telemetry tests check deploy/prometheus with promtool and scrape `zerogate up` with a real
+# Prometheus (both from Debian's prometheus package).
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -27,6 +27,7 @@ FACES = [
     "zerogate.policy.testing",
     "zerogate.sdk",
     "zerogate.store",
+    "zerogate.telemetry",
     "zerogate.tokens",
 ]
 

@@ -53,6 +53,7 @@ from zerogate.gateway.tls import LocalCA, ServingCertificate
 from zerogate.identity import Sessions
 from zerogate.identity.oidc import GrantStatus
 from zerogate.idp import ReturnOrigins
+from zerogate.telemetry import CheckMetrics, process_metrics
 from zerogate.tokens import StoreKeyRing
 
 HANDOFF_KEY_PURPOSE = "zerogate.gateway.handoff"  # the IdP derives the same key
@@ -107,6 +108,9 @@ async def gateway_service(
         replays = StoreReplayCache(svc.store, clock=clock)  # webhook replays, across replicas
         stack.push_async_callback(_cancel, asyncio.create_task(replays.run_cleanup()))
         tokens = _decision_tokens(settings, keys, idp_url)
+        metrics = process_metrics()  # served at the main server's /metrics (all_in_one._front)
+        if svc.pdp.cache is not None:
+            metrics.watch_decision_cache(svc.pdp.cache.stats)
         checker = Checker(
             svc.pdp,
             Sessions(svc.store, on_change=record_session_change),
@@ -124,6 +128,7 @@ async def gateway_service(
             webhooks=_webhooks(settings, clock, store_replays=replays),
             host_sessions=HostSessions(svc.store.sealer.derive(HANDOFF_KEY_PURPOSE)),
             decision_tokens=tokens,
+            on_decision=CheckMetrics(metrics),
         )
         stack.push_async_callback(_cancel, asyncio.create_task(_follow(svc, checker)))
         stack.push_async_callback(_cancel, asyncio.create_task(_refresh(keys)))

@@ -30,6 +30,7 @@ from zerogate.clock import SystemClock
 from zerogate.config import Settings
 from zerogate.errors import ConfigError, ZerogateError
 from zerogate.idp import ReturnOrigins
+from zerogate.telemetry import METRICS_PATH, metrics_app, process_metrics
 
 # Hosts whose pages a browser on this machine reaches as http://localhost (Secure cookies work
 # there without TLS); any other host needs `server.public_url` with https.
@@ -111,9 +112,11 @@ async def _main(settings: Settings, out: TextIO, source: SettingsSource | None =
 
 
 def _front(pdp: Starlette, login: Starlette) -> Starlette:
-    """The PDP's own paths to the PDP app; everything else to the login pages."""
+    """The PDP's own paths to the PDP app, `/metrics` to the process's metrics (docs/telemetry.md),
+    everything else to the login pages."""
     pdp_routes = [Route(r.path, pdp) for r in pdp.routes if isinstance(r, Route)]
-    return Starlette(routes=[*pdp_routes, Mount("", app=login)])
+    metrics = Route(METRICS_PATH, metrics_app(process_metrics()))
+    return Starlette(routes=[*pdp_routes, metrics, Mount("", app=login)])
 
 
 def _local_url(host: str, port: int) -> str:
