@@ -46,7 +46,11 @@ audit_app = typer.Typer(
 
 DirOption = Annotated[
     Path | None,
-    typer.Option("--dir", metavar="DIR", help="The audit directory (default: [audit] dir)."),
+    typer.Option(
+        "--dir",
+        metavar="DIR",
+        help="The audit directory (default: the audit.dir setting, DATA_DIR/audit).",
+    ),
 ]
 KeyOption = Annotated[
     str | None,

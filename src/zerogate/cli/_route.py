@@ -22,7 +22,7 @@ from zerogate.errors import ConfigError, ErrorDetail
 
 route_app = typer.Typer(
     name="route",
-    help="Put applications behind the gateway: the [routes.NAME] tables of zerogate.toml.",
+    help="Put applications behind the gateway: the routes.NAME tables of zerogate.toml.",
     no_args_is_help=True,
 )
 
