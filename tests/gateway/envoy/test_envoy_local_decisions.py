@@ -158,6 +158,8 @@ def test_a_decision_token_lets_the_routes_gets_through_without_the_check(
             assert seen.all("x-zerogate-groups") == []  # in the token, not a header
             assert seen.one("x-zerogate-route") == WIKI
             assert seen.all("x-zerogate-assertion") == []  # the app verifies the cookie instead
+            for key in ("x-zerogate-dt-sid", "x-zerogate-dt-epoch", "x-zerogate-dt-cookie"):
+                assert seen.all(key) == [], key  # the deny list's keys stay in Envoy
             assert f"{decision_cookie(WIKI)}={token}" in (seen.one("cookie") or "")
             assert seen.one("x-zerogate-decision-id") == claims["did"]
             # Any other method, and any other route, is checked every time.

@@ -36,6 +36,7 @@ SID_HEADER = "x-zerogate-dt-sid"
 USER_HEADER = "x-zerogate-user"
 EPOCH_HEADER = "x-zerogate-dt-epoch"
 COOKIE_HEADER = "x-zerogate-dt-cookie"
+DENY_KEYS = (SID_HEADER, EPOCH_HEADER, COOKIE_HEADER)  # never sent on to the upstream
 CLAIM_HEADERS: tuple[tuple[str, str], ...] = (
     (SID_HEADER, "sid"),
     (EPOCH_HEADER, "pe"),

@@ -12,6 +12,7 @@ from typing import Any
 from zerogate.gateway.envoy._clusters import cluster_name, endpoint_of, seconds
 from zerogate.gateway.envoy._headers import ROUTE_HEADER
 from zerogate.gateway.envoy._local_decisions import (
+    DENY_KEYS,
     FAST_METHOD,
     JWT_FILTER,
     RBAC_FILTER,
@@ -86,6 +87,8 @@ def _entries(route: Route, local: _Local | None, *, grpc: bool) -> list[dict[str
     fast["name"] = f"{route.name}.get"
     fast["match"]["headers"] = [{"name": ":method", "string_match": {"exact": FAST_METHOD}}]
     fast["typed_per_filter_config"][JWT_FILTER] = route_jwt_config(route.resource_id)
+    # The deny list's keys are Envoy's business, not the app's (removed by the router, after).
+    fast["request_headers_to_remove"] = [*fast.get("request_headers_to_remove", []), *DENY_KEYS]
     if local.rbac is not None:
         fast["typed_per_filter_config"][RBAC_FILTER] = local.rbac
     rest = _route(route, grpc=grpc)
