@@ -121,6 +121,16 @@ async def until_keys(http: httpx.AsyncClient, cookies: str, world: CheckWorld) -
             return
 
 
+async def on_the_fast_path(
+    http: httpx.AsyncClient, world: CheckWorld, session: str
+) -> tuple[str, str]:
+    """Sign in through the check, then wait until Envoy decides by itself: (token, cookies)."""
+    token = await first_allow(http, session)
+    cookies = f"{session}; {decision_cookie(WIKI)}={token}"
+    await until_keys(http, cookies, world)
+    return token, cookies
+
+
 def test_a_decision_token_lets_the_routes_gets_through_without_the_check(
     world: CheckWorld,
     services: tuple[str, str],
@@ -306,9 +316,7 @@ def test_a_revoked_session_ends_at_the_gateway_when_envoy_has_the_deny_list(
 
     async def scenario() -> None:
         async with running(gateway, tmp_path) as envoy, client(envoy) as http:
-            token = await first_allow(http, session)
-            cookies = f"{session}; {decision_cookie(WIKI)}={token}"
-            await until_keys(http, cookies, world)
+            token, cookies = await on_the_fast_path(http, world, session)
             sid = claims_of(token)["sid"]
             await world.sessions.revoke(sid, reason="logout", now=world.clock.now())
             world.checker.drop_sessions([sid])  # what the change feed does in a service
