@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.gateway.check._support import APP_HOST
+from tests.gateway.check._support import APP_HOST, BROWSER, LOGIN_URL, CheckWorld
 
 ROUTE = "wiki-web"  # a Route of the example policies: employees may read it
 START_TIMEOUT_S = 15.0
@@ -335,3 +336,25 @@ def caddy_env(directory: Path) -> dict[str, str]:
     for key in ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
         env[key] = str(directory / key.lower())
     return env
+
+
+# Caddy and Traefik pass a check's refusal on as it is: the same answers, whichever proxy.
+
+
+def assert_browser_sent_to_sign_in(proxy: ProxyProcess, world: CheckWorld, echo: Echo) -> None:
+    with proxy_client(proxy) as http:
+        r = http.get("/pages/Home", headers={"accept": BROWSER, **SPOOFED})
+    assert r.status_code == 302  # the check's answer, passed on as it is
+    assert r.headers["location"].startswith(f"{LOGIN_URL}?next=")
+    # back to the page asked for, on the host the proxy saw (not the client's X-Forwarded-*)
+    assert quote("http://wiki.example.test/pages/Home", safe="") in unquote(r.headers["location"])
+    assert echo.hits == []
+    assert world.records[-1].reason == "no_credentials"
+
+
+def assert_api_gets_a_bearer_challenge(proxy: ProxyProcess, echo: Echo) -> None:
+    with proxy_client(proxy) as http:
+        r = http.get("/api/pages", headers={"accept": "application/json"})
+    assert r.status_code == 401
+    assert r.headers.get_list("www-authenticate") == ['Bearer realm="zerogate"']
+    assert echo.hits == []

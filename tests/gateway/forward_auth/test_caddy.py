@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, unquote
 
 import pytest
 
-from tests.gateway.check._support import BROWSER, LOGIN_URL, CheckWorld
+from tests.gateway.check._support import BROWSER, CheckWorld
 from tests.gateway.forward_auth._stack import (
     ROUTE,
     SPOOFED,
     CheckService,
     Echo,
     ProxyProcess,
+    assert_api_gets_a_bearer_challenge,
+    assert_browser_sent_to_sign_in,
     caddy_env,
     caddyfile,
     free_port,
@@ -70,24 +71,13 @@ def test_caddy_allowed_user_reaches_the_app_with_the_checks_identity_only(
 def test_caddy_browser_without_a_session_is_sent_to_sign_in(
     world: CheckWorld, echo: Echo, caddy: ProxyProcess
 ) -> None:
-    with proxy_client(caddy) as http:
-        r = http.get("/pages/Home", headers={"accept": BROWSER, **SPOOFED})
-    assert r.status_code == 302  # the check's answer, passed on as it is
-    assert r.headers["location"].startswith(f"{LOGIN_URL}?next=")
-    # back to the page asked for, on the host the proxy saw (not the client's X-Forwarded-*)
-    assert quote("http://wiki.example.test/pages/Home", safe="") in unquote(r.headers["location"])
-    assert echo.hits == []
-    assert world.records[-1].reason == "no_credentials"
+    assert_browser_sent_to_sign_in(caddy, world, echo)
 
 
 def test_caddy_api_client_without_credentials_gets_a_bearer_challenge(
     echo: Echo, caddy: ProxyProcess
 ) -> None:
-    with proxy_client(caddy) as http:
-        r = http.get("/api/pages", headers={"accept": API})
-    assert r.status_code == 401
-    assert r.headers.get_list("www-authenticate") == ['Bearer realm="zerogate"']
-    assert echo.hits == []
+    assert_api_gets_a_bearer_challenge(caddy, echo)
 
 
 def test_caddy_denied_user_gets_403_and_the_app_is_never_called(

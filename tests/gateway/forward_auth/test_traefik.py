@@ -12,11 +12,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, unquote
 
 import pytest
 
-from tests.gateway.check._support import BROWSER, LOGIN_URL, CheckWorld
+from tests.gateway.check._support import BROWSER, CheckWorld
 from tests.gateway.forward_auth._stack import (
     ROUTE,
     SPOOFED,
@@ -24,6 +23,8 @@ from tests.gateway.forward_auth._stack import (
     CheckService,
     Echo,
     ProxyProcess,
+    assert_api_gets_a_bearer_challenge,
+    assert_browser_sent_to_sign_in,
     caddy_env,
     free_port,
     port_of,
@@ -135,24 +136,13 @@ def test_traefik_allowed_user_reaches_the_app_with_the_checks_identity_only(
 def test_traefik_browser_without_a_session_is_sent_to_sign_in(
     world: CheckWorld, echo: Echo, traefik: ProxyProcess
 ) -> None:
-    with proxy_client(traefik) as http:
-        r = http.get("/pages/Home", headers={"accept": BROWSER, **SPOOFED})
-    assert r.status_code == 302  # the check's answer, passed on as it is
-    assert r.headers["location"].startswith(f"{LOGIN_URL}?next=")
-    # back to the page asked for, on the host Traefik saw (not the client's X-Forwarded-Host)
-    assert quote("http://wiki.example.test/pages/Home", safe="") in unquote(r.headers["location"])
-    assert echo.hits == []
-    assert world.records[-1].reason == "no_credentials"
+    assert_browser_sent_to_sign_in(traefik, world, echo)
 
 
 def test_traefik_api_client_without_credentials_gets_a_bearer_challenge(
     echo: Echo, traefik: ProxyProcess
 ) -> None:
-    with proxy_client(traefik) as http:
-        r = http.get("/api/pages", headers={"accept": API})
-    assert r.status_code == 401
-    assert r.headers.get_list("www-authenticate") == ['Bearer realm="zerogate"']
-    assert echo.hits == []
+    assert_api_gets_a_bearer_challenge(traefik, echo)
 
 
 def test_traefik_denied_user_gets_403_with_the_explanation(
