@@ -23,14 +23,13 @@ from _servers import (
     BrokenSetup,
     Child,
     forward_auth_block,
-    free_port,
     get,
     start_check,
     start_nginx,
     upstream_block,
     wait_until_serving,
 )
-from zerogate.app import enforce_denials
+from zerogate.app import enforce_denials, free_port
 from zerogate.app.admin import record_session_change
 from zerogate.clock import SystemClock
 from zerogate.control import open_bus

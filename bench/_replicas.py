@@ -33,12 +33,12 @@ from _gateway_fleet import HOST, ROUTE, Fleet, new_session, prepare_store
 from _servers import (
     BrokenSetup,
     find_tool,
-    free_port,
     start_check,
     start_nginx,
     upstream_block,
     wait_until_serving,
 )
+from zerogate.app import free_port
 from zerogate.gateway.envoy import EnvoyProcess, Gateway, Route
 from zerogate.identity import SESSION_COOKIE_NAME
 

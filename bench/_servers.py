@@ -12,7 +12,6 @@ import ctypes
 import http.client
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,13 +30,6 @@ class BrokenSetup(Exception):
 def find_tool(name: str) -> str | None:
     """`name` on PATH, or in /usr/sbin (Debian's nginx, off a normal user's PATH)."""
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-
-
-def free_port() -> int:
-    """A port the OS just handed out on 127.0.0.1 (closed again for the server to bind)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _die_with_parent() -> None:

@@ -18,7 +18,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -30,6 +29,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from zerogate.app import free_port
 from zerogate.store import Store, open_store
 
 DIALECTS = [
@@ -79,12 +79,6 @@ def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _stop_cluster(bin_dir: Path, data_dir: Path) -> None:
     pid_file = data_dir / "postmaster.pid"
     pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
@@ -108,7 +102,7 @@ def pg_server() -> Iterator[PgServer]:
         user = pwd.getpwnam("postgres")
         for path in (root, sock_dir):
             os.chown(path, user.pw_uid, user.pw_gid)
-    port = _free_port()
+    port = free_port()
     started = False
     try:
         initdb = [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import urllib.error
 import urllib.parse
@@ -18,16 +17,11 @@ from typing import Any
 import pytest
 
 from tests._up import WAIT_S, Up, eventually, prepare, up_env, zerogate_up
+from zerogate.app import free_port
 
 pytestmark = pytest.mark.e2e
 PROMETHEUS = shutil.which("prometheus")
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules.yml"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -46,7 +40,7 @@ def prometheus(workdir: Path, target: str) -> Iterator[str]:
             }
         )
     )
-    port = _free_port()
+    port = free_port()
     log = (workdir / "prometheus.log").open("w")
     proc = subprocess.Popen(
         [

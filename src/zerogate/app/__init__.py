@@ -4,6 +4,7 @@ from zerogate.app._config_watch import SettingsSource
 from zerogate.app._denials import DenyList, enforce_denials
 from zerogate.app._gateway_service import envoy_route, gateway_routes
 from zerogate.app._secrets import KEY_FILE
+from zerogate.app._serve import free_port
 from zerogate.app.admin import (
     client_admin,
     identity_admin,
@@ -25,6 +26,7 @@ __all__ = [
     "client_admin",
     "enforce_denials",
     "envoy_route",
+    "free_port",
     "gateway_routes",
     "identity_admin",
     "mfa_admin",

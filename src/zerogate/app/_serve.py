@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -62,10 +64,39 @@ async def background_server(app: Any, sock: socket.socket) -> AsyncIterator[None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on `host` right now (for components that must know it before binding)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+    """A TCP port free on `host` right now, for components that must know it before binding.
+
+    Picked below the kernel's ephemeral range: a port the OS hands out for `bind(0)` or an
+    outgoing connection could be taken again by anyone between this probe and the real bind
+    (seen in CI as Envoy's `Address already in use`); ports outside that range are only ever
+    taken on purpose."""
+    low = _ephemeral_low()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(_PROBES):
+        port = secrets.randbelow(low - _FIRST_PORT) + _FIRST_PORT
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(family, socket.SOCK_STREAM) as probe:  # crowded: let the OS choose
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+_FIRST_PORT = 10000  # below: well-known and commonly configured service ports
+_PROBES = 50
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_low() -> int:
+    """Where the OS starts handing out ports (Linux; the IANA range 49152 elsewhere)."""
+    try:
+        low = int(_EPHEMERAL.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 49152
+    return low if low > _FIRST_PORT + 1000 else 49152
 
 
 def loopback_socket(port: int = 0) -> socket.socket:

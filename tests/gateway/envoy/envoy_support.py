@@ -5,7 +5,6 @@ answer each test picks). The stand-ins are fixtures, not Zerogate's check servic
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from starlette.routing import Route as HTTPRoute
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from zerogate.app import free_port
 from zerogate.gateway.envoy import Gateway, Route
 
 T = TypeVar("T")
@@ -40,13 +40,6 @@ async def until(condition: Callable[[], Awaitable[bool]], *, poll_s: float = 0.0
         if await condition():
             return
         await asyncio.sleep(poll_s)
-
-
-def free_port() -> int:
-    """A port the OS just handed out on 127.0.0.1 (closed again for Envoy to bind)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def dead_url() -> str:

@@ -78,13 +78,6 @@ class CheckService:
         self._stack.close()  # closing it again at teardown does nothing
 
 
-def free_port() -> int:
-    """A port the OS just handed out on 127.0.0.1, closed again for the proxy to bind."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
