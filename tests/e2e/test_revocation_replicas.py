@@ -27,7 +27,8 @@ import pytest
 
 from tests.gateway.envoy.envoy_support import Upstream, run
 from tests.policy._org import example_bundle
-from zerogate.app._serve import background_server, free_port, loopback_socket
+from zerogate.app import free_port
+from zerogate.app._serve import background_server, loopback_socket
 from zerogate.app.admin import record_session_change
 from zerogate.clock import SystemClock
 from zerogate.control import TOPIC_ENTITY_CHANGED, EventBus, open_bus

@@ -24,7 +24,6 @@ from envoy_support import (
     RawClient,
     Upstream,
     dead_url,
-    free_port,
     make_gateway,
     run,
     until,
@@ -32,6 +31,7 @@ from envoy_support import (
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from zerogate.app import free_port
 from zerogate.errors import ConfigError
 from zerogate.gateway.envoy import EnvoyProcess, Gateway, RestartPolicy, Route, find_envoy
 

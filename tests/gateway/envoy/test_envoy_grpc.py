@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-from envoy_support import Upstream, dead_url, free_port, make_gateway, run
+from envoy_support import Upstream, dead_url, make_gateway, run
 
 from tests._up import prepare, up_env, zerogate_up
 from tests.gateway.check._support import CheckWorld, make_world
+from zerogate.app import free_port
 from zerogate.config import load_settings
 from zerogate.errors import ConfigError
 from zerogate.gateway.check import (

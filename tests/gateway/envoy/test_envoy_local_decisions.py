@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from envoy_support import Upstream, free_port, make_gateway, run
+from envoy_support import Upstream, make_gateway, run
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -28,6 +28,7 @@ from starlette.routing import Route as HTTPRoute
 
 from tests._serve import loopback_socket, serving
 from tests.gateway.check._support import ISSUER, CheckWorld, make_world
+from zerogate.app import free_port
 from zerogate.clock import SystemClock
 from zerogate.gateway.check import create_app as create_check_app
 from zerogate.gateway.envoy import (

@@ -23,10 +23,10 @@ from tests.gateway.forward_auth._stack import (
     assert_browser_sent_to_sign_in,
     caddy_env,
     caddyfile,
-    free_port,
     proxy_client,
     require_binary,
 )
+from zerogate.app import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -19,11 +19,11 @@ from tests.gateway.forward_auth._stack import (
     CheckService,
     Echo,
     ProxyProcess,
-    free_port,
     nginx_conf,
     proxy_client,
     require_binary,
 )
+from zerogate.app import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -26,10 +26,10 @@ from tests.gateway.forward_auth._stack import (
     assert_api_gets_a_bearer_challenge,
     assert_browser_sent_to_sign_in,
     caddy_env,
-    free_port,
     port_of,
     proxy_client,
 )
+from zerogate.app import free_port
 
 pytestmark = pytest.mark.e2e
 
