@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -42,6 +43,7 @@ class AuditStats:
     dropped: int = 0
     batches: int = 0
     high_water: int = 0  # the most entries ever waiting in the spool at once
+    kinds: Counter[str] = field(default_factory=Counter)  # appended, by `EventKind` value
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,11 @@ class AuditLog:
         return self._storage.size
 
     @property
+    def spooled(self) -> int:
+        """Entries waiting in the spool for the next group commit (for metrics)."""
+        return len(self._pending)
+
+    @property
     def origin(self) -> str:
         return self._options.origin
 
@@ -143,6 +150,43 @@ class AuditLog:
         first = await asyncio.shield(done)
         return first + index
 
+    def submit(self, entry: AuditEntry) -> asyncio.Future[int]:
+        """Put `entry` in the spool without waiting; the future gets its sequence number once
+        it is durable (or the write's AuditError). For callers that must not block, such as
+        the check answering a request: the entry is written with the next group commit.
+
+        Raises AuditError at once for a secret or a malformed entry, when the log is closed,
+        and when the spool is full (`audit_spool_full`): there is no waiting here. With
+        `drop_when_full` a full spool drops the entry instead (counted in `stats.dropped`) and
+        the future holds -1.
+        """
+        entry = self._options.masks.apply(entry)
+        _check(entry)
+        if self._closing or self._failed is not None:
+            raise AuditError("the audit log is closed", code="audit_closed") from self._failed
+        loop = asyncio.get_running_loop()
+        if len(self._pending) >= self._options.max_pending:
+            if not self._options.drop_when_full:
+                raise AuditError(
+                    "the audit spool is full: the disk is not keeping up",
+                    code="audit_spool_full",
+                    status=503,
+                )
+            self.stats.dropped += 1
+            log.error("audit log: spool full, entry dropped", extra={"dropped": self.stats.dropped})
+            dropped: asyncio.Future[int] = loop.create_future()
+            dropped.set_result(-1)
+            return dropped
+        if self._done is None:
+            self._done = loop.create_future()
+        index = len(self._pending)
+        self._pending.append(entry)
+        self.stats.high_water = max(self.stats.high_water, index + 1)
+        self._wake.set()
+        mine: asyncio.Future[int] = loop.create_future()
+        self._done.add_done_callback(lambda done: _settle(mine, done, index))
+        return mine
+
     async def _write_loop(self) -> None:
         while True:
             await self._wake.wait()
@@ -164,9 +208,10 @@ class AuditLog:
                 log.exception("audit log: write failed; no further entries are accepted")
                 return
             self.stats.appended += len(batch)
+            self.stats.kinds.update(str(entry.kind) for entry in batch)
             self.stats.batches += 1
             done.set_result(first)
-            if self._pending:
+            if self._pending or self._closing:  # a close that came mid-batch is seen next round
                 self._wake.set()
 
     def _fail(self, exc: BaseException, done: asyncio.Future[int]) -> None:
@@ -227,6 +272,17 @@ class AuditLog:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def _settle(mine: asyncio.Future[int], done: asyncio.Future[int], index: int) -> None:
+    if mine.done():
+        return
+    if done.cancelled():
+        mine.cancel()
+    elif (exc := done.exception()) is not None:
+        mine.set_exception(exc)
+    else:
+        mine.set_result(done.result() + index)
 
 
 def _check(entry: AuditEntry) -> None:
