@@ -24,7 +24,7 @@ from zerogate.identity import (
     Sessions,
     User,
 )
-from zerogate.idp import LoginConfig, create_app
+from zerogate.idp import LoginConfig, SecurityEvents, create_app
 from zerogate.store import Store
 
 PUBLIC_URL = "https://login.zerogate.test"
@@ -111,6 +111,7 @@ def make_world(
     config: LoginConfig | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     raise_server_exceptions: bool = True,
+    security_events: SecurityEvents | None = None,
 ) -> Iterator[LoginWorld]:
     clock = FixedClock(at=T0)
     directory = make_directory(store)
@@ -127,6 +128,7 @@ def make_world(
         secret=SECRET,
         config=config,
         extra_routes=extra_routes,
+        security_events=security_events,
     )
     client = TestClient(
         app,

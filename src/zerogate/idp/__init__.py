@@ -16,9 +16,11 @@ from zerogate.idp._federation_routes import (
     federation_routes,
     upstream_login_path,
 )
+from zerogate.idp._oidc_routes import TokenRequests
 from zerogate.idp._pending import PENDING_COOKIE_NAME
 from zerogate.idp._redirects import login_path, mfa_path, safe_next
 from zerogate.idp._return_origins import ReturnOrigins
+from zerogate.idp._security import SecurityEvent, SecurityEventKind, SecurityEvents
 
 __all__ = [
     "CONTINUE_PATH",
@@ -28,6 +30,10 @@ __all__ = [
     "UPSTREAM_LOGIN_PREFIX",
     "LoginConfig",
     "ReturnOrigins",
+    "SecurityEvent",
+    "SecurityEventKind",
+    "SecurityEvents",
+    "TokenRequests",
     "continue_path",
     "create_app",
     "federation_routes",

@@ -30,7 +30,7 @@ from zerogate.idp._headers import Hardening
 from zerogate.idp._login import LoginPage
 from zerogate.idp._mfa import MFAPage
 from zerogate.idp._oidc_pages import CONSENT_PATH, OIDCPages
-from zerogate.idp._oidc_routes import OIDCRoutes
+from zerogate.idp._oidc_routes import OIDCRoutes, TokenRequests
 from zerogate.idp._pages import STATIC_FILES, Pages
 from zerogate.idp._passkey_settings import (
     REGISTER_OPTIONS_PATH,
@@ -41,6 +41,7 @@ from zerogate.idp._passkey_settings import (
 from zerogate.idp._passkeys import WebPasskeys
 from zerogate.idp._pending import PendingLogins
 from zerogate.idp._return_origins import ReturnOrigins
+from zerogate.idp._security import SecurityEvents
 from zerogate.idp._signing import derive_key
 from zerogate.idp._site import Site
 
@@ -71,6 +72,8 @@ def create_app(
     return_origins: Sequence[str] | ReturnOrigins = (),
     handoff_key: bytes | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    security_events: SecurityEvents | None = None,
+    on_token: TokenRequests | None = None,
 ) -> Starlette:
     """The sign-in pages at `public_url` (an origin: https, or http on localhost).
 
@@ -84,7 +87,9 @@ def create_app(
     `/handoff?to=URL` signs the browser in to those origins' own hosts too. With `upstreams`, the sign-in page offers each upstream identity provider and sends email
     addresses of their domains there (docs/federation.md). With `passkeys` (RP ID = the host of `public_url`, expected origin = `public_url`), the pages
     offer passkey sign-in, passkeys as a second factor, and passkey registration and removal
-    on the account page.
+    on the account page. `security_events` is told of every sign-in and second-factor attempt
+    and awaited (the audit log): if it raises, the attempt gets an error, not a session.
+    `on_token` is told of every token endpoint request and how it ended (the metrics).
     """
     conf = config or LoginConfig()
     origins = (
@@ -102,7 +107,7 @@ def create_app(
     oidc_routes = None
     if oidc is not None:
         oidc_routes = OIDCRoutes(
-            oidc, sessions, clock=clock, public_url=origin, error_page=error_page
+            oidc, sessions, clock=clock, public_url=origin, error_page=error_page, on_token=on_token
         )
     web_passkeys = None
     if passkeys is not None:
@@ -126,6 +131,7 @@ def create_app(
         signed_out=None if oidc_routes is None else oidc_routes.signed_out,
         passkeys=web_passkeys,
         upstreams=upstreams,
+        security_events=security_events,
     )
     login, mfa = LoginPage(site), MFAPage(site)
     account, enrol = AccountPages(site), TOTPEnrolPage(site)

@@ -32,6 +32,7 @@ from zerogate.idp._federation_routes import upstream_login_path
 from zerogate.idp._pages import see_other
 from zerogate.idp._passkeys import WebPasskeys
 from zerogate.idp._redirects import mfa_path, safe_next
+from zerogate.idp._security import SecurityEventKind
 from zerogate.idp._site import Site, client_ip, read_form
 
 PURPOSE = "login"
@@ -70,6 +71,14 @@ class LoginPage:
             )
         except AuthenticationFailed as exc:
             # The reason is already in the identity log; the page shows the one public message.
+            await site.record(
+                request,
+                SecurityEventKind.LOGIN,
+                ok=False,
+                methods=("pwd",),
+                user_id=exc.user_id,
+                reason=str(exc.reason),
+            )
             return self._form(
                 request,
                 next_path=next_path,
@@ -113,6 +122,13 @@ class LoginPage:
                 now=now,
             )
         except PasskeyInvalid as exc:  # the reason is in the log; the page says one thing
+            await site.record(
+                request,
+                SecurityEventKind.LOGIN,
+                ok=False,
+                methods=("passkey",),
+                reason=str(exc.reason),
+            )
             return self._form(
                 request,
                 next_path=next_path,

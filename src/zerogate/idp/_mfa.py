@@ -24,6 +24,7 @@ from zerogate.idp._pages import see_other
 from zerogate.idp._passkeys import Begun
 from zerogate.idp._pending import PENDING_COOKIE_NAME, PendingLogin
 from zerogate.idp._redirects import login_path, safe_next
+from zerogate.idp._security import SecurityEventKind
 from zerogate.idp._site import Factors, SignedIn, Site, read_form
 
 PURPOSE = "mfa"
@@ -31,6 +32,8 @@ PURPOSE = "mfa"
 # claiming it was an OTP device (policies asking for "otp" still see the difference).
 TOTP_AMR = "otp"
 RECOVERY_AMR = "mfa"
+# What a failed attempt of each method was trying to prove (the audit's `methods`).
+_TRIED = {"totp": (TOTP_AMR,), "recovery": ("recovery",), "passkey": ("passkey",)}
 _METHODS = ("totp", "recovery", "passkey")
 log = logging.getLogger("zerogate.idp")
 
@@ -85,7 +88,7 @@ class MFAPage:
             return see_other(login_path(safe_next(form.get("next"))))
         site.csrf.check(request, form, purpose=PURPOSE, anchor=session_anchor(signed.token))
         user, step = await self._step_up_step(signed, safe_next(form.get("next")))
-        return await self._step_up(signed, user, step, method, form)
+        return await self._step_up(request, signed, user, step, method, form)
 
     async def _finish(
         self,
@@ -100,7 +103,7 @@ class MFAPage:
         if user is None or user.disabled or user.locked(now=site.now()):
             # Deleted, disabled or locked since the password step: that sign-in is over.
             return see_other(login_path(pending.next), cookies=(site.pending.clear(),))
-        verified = await self._verify(step, user, method, form)
+        verified = await self._verify(request, step, user, method, form)
         if not isinstance(verified, tuple):
             return verified
         return await site.start_session(
@@ -112,45 +115,81 @@ class MFAPage:
         )
 
     async def _step_up(
-        self, signed: SignedIn, user: User, step: _Step, method: str, form: dict[str, str]
+        self,
+        request: Request,
+        signed: SignedIn,
+        user: User,
+        step: _Step,
+        method: str,
+        form: dict[str, str],
     ) -> Response:
         site = self._site
-        verified = await self._verify(step, user, method, form)
+        verified = await self._verify(request, step, user, method, form, step_up=True)
         if not isinstance(verified, tuple):
             return verified
         new = await site.sessions.step_up(signed.token, amr=verified, now=site.now())
         return see_other(step.next_path or "/", cookies=(site.cookie_for(new),))
 
     async def _verify(
-        self, step: _Step, user: User, method: str, form: dict[str, str]
+        self,
+        request: Request,
+        step: _Step,
+        user: User,
+        method: str,
+        form: dict[str, str],
+        *,
+        step_up: bool = False,
     ) -> tuple[str, ...] | Response:
-        """The amr values the factor proves, or the page again with the public error."""
+        """The amr values the factor proves (recorded as a security event), or the page again
+        with the public error (the failure recorded too)."""
         site = self._site
-        now = site.now()
         try:
-            if method == "passkey" and site.passkeys is not None:
-                passkey = await site.passkeys.finish_sign_in(
-                    form,
-                    purpose=PURPOSE,
-                    anchor=step.anchor,
-                    expected_user=user.id,
-                    require_uv=step.require_uv,
-                    now=now,
-                )
-                return passkey.amr
-            if method == "passkey":  # passkeys are off here: nothing can be verified
-                raise InvalidInput("passkeys are not offered here", code="form_invalid")
-            code = form.get("code", "")
-            if method == "totp":
-                await site.totp.verify(user, code, now=now)
-                return (TOTP_AMR,)
-            await site.recovery.use(user, code, now=now)
-            return (RECOVERY_AMR,)
+            proved = await self._prove(step, user, method, form)
         except (TOTPInvalid, RecoveryCodeInvalid, PasskeyInvalid, InvalidInput) as exc:
+            tried = _TRIED.get(method, (method,))
+            reason = str(getattr(exc, "reason", exc.code))
+            await site.record(
+                request,
+                SecurityEventKind.MFA,
+                ok=False,
+                methods=tried,
+                user=user,
+                reason=reason,
+                step_up=step_up,
+            )
             shown = "totp" if method == "passkey" else method
             return await self._form(
                 shown, step, error=(exc.message, exc.status), passkey_error=method == "passkey"
             )
+        await site.record(
+            request, SecurityEventKind.MFA, ok=True, methods=proved, user=user, step_up=step_up
+        )
+        return proved
+
+    async def _prove(
+        self, step: _Step, user: User, method: str, form: dict[str, str]
+    ) -> tuple[str, ...]:
+        """The amr values the factor proves; raises its error when it does not."""
+        site = self._site
+        now = site.now()
+        if method == "passkey" and site.passkeys is not None:
+            passkey = await site.passkeys.finish_sign_in(
+                form,
+                purpose=PURPOSE,
+                anchor=step.anchor,
+                expected_user=user.id,
+                require_uv=step.require_uv,
+                now=now,
+            )
+            return passkey.amr
+        if method == "passkey":  # passkeys are off here: nothing can be verified
+            raise InvalidInput("passkeys are not offered here", code="form_invalid")
+        code = form.get("code", "")
+        if method == "totp":
+            await site.totp.verify(user, code, now=now)
+            return (TOTP_AMR,)
+        await site.recovery.use(user, code, now=now)
+        return (RECOVERY_AMR,)
 
     async def _sign_in_step(self, pending: PendingLogin) -> _Step:
         site = self._site

@@ -57,6 +57,9 @@ ErrorPage = Callable[[Request, str, str, int], Awaitable[Response]]
 LogoutConfirm = Callable[
     [Request, EndSession, tuple[tuple[str, str], ...]], Awaitable[Response | None]
 ]
+# Told of every token request: (grant_type as sent, issued?, the OAuth error code or "").
+# `server_error` means the issuer failed, any other code that the client's request was refused.
+TokenRequests = Callable[[str, bool, str], None]
 
 
 class OIDCRoutes:
@@ -75,6 +78,7 @@ class OIDCRoutes:
         login_path: str = "/login",
         step_up_path: str = "/login/mfa",
         backchannel_timeout_s: float = 5.0,
+        on_token: TokenRequests | None = None,
     ) -> None:
         self.provider = provider
         self.sessions = sessions
@@ -86,6 +90,7 @@ class OIDCRoutes:
         self.login_path = login_path
         self.step_up_path = step_up_path
         self.backchannel_timeout_s = backchannel_timeout_s
+        self.on_token = on_token
         self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[Route]:
@@ -185,7 +190,38 @@ class OIDCRoutes:
     # Back-channel endpoints
 
     async def token(self, request: Request) -> Response:
-        return await self._backchannel(request, self.provider.token)
+        if self.on_token is None:
+            return await self._backchannel(request, self.provider.token)
+        req = await self.translate(request)
+        if req is None:
+            self._told(self.on_token, "", 413, b"")
+            return _too_large()
+        grant = next((v for k, v in req.form if k == "grant_type"), "")
+        try:
+            outcome = await self.provider.token(req, now=self.clock.now())
+        except Exception:
+            self._told(self.on_token, grant, 500, b"")
+            raise
+        self._told(self.on_token, grant, outcome.status, outcome.body)
+        return _response(outcome)
+
+    @staticmethod
+    def _told(on_token: TokenRequests, grant: str, status: int, body: bytes) -> None:
+        """Tell `on_token`; a failing listener never changes the answer (tokens may be out)."""
+        if status == 200:
+            error = ""
+        elif status >= 500:
+            error = "server_error"
+        else:
+            try:
+                found = orjson.loads(body).get("error") if body else None
+            except (orjson.JSONDecodeError, AttributeError):
+                found = None
+            error = found if isinstance(found, str) else "invalid_request"
+        try:
+            on_token(grant, status == 200, error)
+        except Exception:
+            log.exception("the token request listener failed")
 
     async def revoke(self, request: Request) -> Response:
         return await self._backchannel(request, self.provider.revoke)
@@ -201,8 +237,7 @@ class OIDCRoutes:
     ) -> Response:
         req = await self.translate(request)
         if req is None:
-            body = {"error": "invalid_request", "error_description": "request body too large"}
-            return _json(body, status=413)
+            return _too_large()
         return _response(await call(req, now=self.clock.now()))
 
     # Helpers
@@ -275,6 +310,11 @@ def _response(outcome: OIDCResponse) -> Response:
     for name, value in outcome.headers:
         response.headers.append(name, value)
     return response
+
+
+def _too_large() -> Response:
+    body = {"error": "invalid_request", "error_description": "request body too large"}
+    return _json(body, status=413)
 
 
 def _json(body: object, *, status: int = 200, max_age: int | None = None) -> Response:

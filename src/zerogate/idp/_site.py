@@ -34,6 +34,7 @@ from zerogate.idp._pages import Pages, see_other
 from zerogate.idp._passkeys import WebPasskeys
 from zerogate.idp._pending import PENDING_COOKIE_NAME, PendingLogins
 from zerogate.idp._redirects import login_path, mfa_path
+from zerogate.idp._security import SecurityEventKind, SecurityEvents, event_for
 
 log = logging.getLogger("zerogate.idp")
 # Peers without an IP address (a unix socket, a test transport) share one throttle bucket.
@@ -80,9 +81,38 @@ class Site:
     passkeys: WebPasskeys | None = None
     # Upstream identity providers to offer and to route email domains to (federation).
     upstreams: Upstreams | None = None
+    # Told of every sign-in and second-factor attempt (the audit log), and awaited.
+    security_events: SecurityEvents | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    async def record(
+        self,
+        request: Request,
+        kind: SecurityEventKind,
+        *,
+        ok: bool,
+        methods: tuple[str, ...],
+        user: User | None = None,
+        user_id: str | None = None,
+        reason: str = "",
+        step_up: bool = False,
+    ) -> None:
+        """Tell `security_events` of an attempt; raises if it cannot be recorded."""
+        if self.security_events is None:
+            return
+        event = event_for(
+            kind,
+            ok=ok,
+            methods=methods,
+            ip=client_ip(request),
+            user=user,
+            user_id=user_id,
+            reason=reason,
+            step_up=step_up,
+        )
+        await self.security_events(event)
 
     async def signed_in(self, request: Request) -> SignedIn | None:
         """The request's session if it is live (checked against the store), else None."""
@@ -151,6 +181,7 @@ class Site:
         if old is not None:
             await self.end_session(old, reason="replaced")
         log.info("signed in", extra={"user_id": user.id, "amr": list(amr)})
+        await self.record(request, SecurityEventKind.LOGIN, ok=True, methods=amr, user=user)
         cookies = [self.cookie_for(new)]
         if PENDING_COOKIE_NAME in request.cookies:  # a half-finished sign-in is over now
             cookies.append(self.pending.clear())
