@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from opentelemetry.trace import Span, Tracer
+
 from zerogate._types import DecisionID
 from zerogate.clock import Clock
 from zerogate.errors import ConfigError, ErrorDetail
@@ -40,6 +42,17 @@ from zerogate.gateway.check._model import (
 )
 from zerogate.gateway.check._own_cookies import upstream_cookie
 from zerogate.gateway.check._policy_request import human_reason, policy_request, principal_uid
+from zerogate.gateway.check._spans import (
+    current,
+    decide_span,
+    describe_decision,
+    end_check,
+    parent_of,
+    process_tracer,
+    start_check,
+    traceparent_of,
+    unsampled,
+)
 from zerogate.gateway.check._stale import STALE_HEADER, STALE_REASON, StaleDecisions, log_stale
 from zerogate.gateway.check._stepup import step_up_for_decision, step_up_for_route
 from zerogate.gateway.check._webhooks import WebhookRejected, WebhookVerifier
@@ -48,6 +61,7 @@ from zerogate.gateway.check._webhooks import refused as webhook_refused
 from zerogate.identity import Directory, Sessions
 from zerogate.identity.oidc import MAX_ACCESS_TOKEN_LIFETIME_S
 from zerogate.policy import PDP, Decision
+from zerogate.policy import Request as PolicyRequest
 from zerogate.tokens import VerificationKeys
 
 # HTTP methods as Cedar actions (the shipped schema); anything else is refused with 405.
@@ -70,6 +84,7 @@ class _Trace:
     error: str | None = None
     undo: Callable[[], None] | None = None  # if the access is refused after all (audit down)
     stale: bool = False  # served from an earlier allow (fail_mode = "stale")
+    span: Span | None = None  # `zerogate.check`, when tracing
 
 
 class Checker:
@@ -81,6 +96,8 @@ class Checker:
     every check; if it raises, an allow becomes a 503 (an unrecorded access is not granted).
     `webhooks` maps the route ids of webhook routes to their verifiers: those requests are
     signed, not signed in, and the PDP is not asked (docs/check.md "Webhook routes").
+    `tracer` makes the `zerogate.check` and `zerogate.pdp.decide` spans; None takes the
+    process's if OpenTelemetry is configured by then (`zerogate.telemetry`), else no spans.
     """
 
     def __init__(
@@ -105,6 +122,7 @@ class Checker:
         webhooks: Mapping[str, WebhookVerifier] | None = None,
         host_sessions: HostSessions | None = None,
         decision_tokens: DecisionTokens | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         decision_ttl = pdp.cache.ttl_s if pdp.cache is not None else 15.0
         ttl = min(5.0, decision_ttl) if principal_ttl_s is None else principal_ttl_s
@@ -142,11 +160,27 @@ class Checker:
         self._on_decision = on_decision
         self._prefix = secrets.token_hex(6)
         self._counter = itertools.count(1)
+        self._tracer = tracer or process_tracer()
 
     async def check(self, req: CheckRequest) -> CheckResult:
         """Decide one proxied request. Never raises: a failure is a 503 deny with a decision id."""
+        tracer = self._tracer
+        parent = None if tracer is None else parent_of(req)
+        if tracer is None or unsampled(parent):  # not even a no-op span
+            return await self._checked(req, _Trace())
+        span = start_check(tracer, parent)
+        trace = _Trace(span=span)
+        result: CheckResult | None = None
+        try:
+            with current(span):
+                result = await self._checked(req, trace)
+        finally:
+            cached = trace.decision is not None and trace.decision.cached
+            end_check(span, req, result, cached=cached)
+        return result
+
+    async def _checked(self, req: CheckRequest, trace: _Trace) -> CheckResult:
         started = self._clock.monotonic()
-        trace = _Trace()
         try:
             result = await self._check(req, trace)
         except Exception as exc:
@@ -261,7 +295,7 @@ class Checker:
         trace.identity = identity
         trace.session_id = identity.session_id
         trace.stage = "decide"
-        decision = self._pdp.decide(policy_request(req, req.route, action, identity))
+        decision = self._decide(policy_request(req, req.route, action, identity), trace.span)
         trace.decision = decision
         trace.stage = "respond"
         decision_id = decision.decision_id  # one id from the PDP to the audit log and the user
@@ -293,6 +327,14 @@ class Checker:
                 extra += (("set-cookie", cookie),)
         extra += upstream_cookie(req.cookie, req.route)  # our cookies stop here
         return respond.allow(identity, decision_id, extra=extra)
+
+    def _decide(self, request: PolicyRequest, parent: Span | None) -> Decision:
+        if self._tracer is None or parent is None or not parent.is_recording():
+            return self._pdp.decide(request)  # an unsampled check has no PDP span either
+        with decide_span(self._tracer) as span:
+            decision = self._pdp.decide(request)
+            describe_decision(span, decision)
+            return decision
 
     async def _verify_webhook(
         self, req: CheckRequest, verifier: WebhookVerifier, decision_id: DecisionID, trace: _Trace
@@ -372,13 +414,18 @@ class Checker:
             session_id=trace.session_id,
             client_ip=req.client_ip,
             request_id=req.request_id,
-            traceparent=req.traceparent,
+            # When tracing, the check's own span: the same trace as the proxy's (its parent),
+            # or the new one the check started without a usable parent.
+            traceparent=req.traceparent if trace.span is None else traceparent_of(trace.span),
             policy_ids=() if decision is None else decision.policy_ids,
             bundle_hash=None if decision is None else decision.bundle_hash,
             cached=False if decision is None else decision.cached,
             latency_s=self._clock.monotonic() - started,
             error=trace.error,
             stale=trace.stale,
+            explanation=None
+            if decision is None or decision.explanation is None
+            else decision.explanation.summary,
         )
         try:
             self._on_decision(record)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -119,11 +120,21 @@ class AuthorizationService:
     async def check(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
             req = translate_grpc(request, self._port, extra=self._extra)
+            # A tracing Envoy puts its ext_authz span in the call's metadata, not in the
+            # request's headers: that span is the check's parent (docs/telemetry.md "Tracing").
+            traced = _metadata(context, "traceparent")
+            if traced is not None:
+                req = replace(req, traceparent=traced)
             return to_check_response(await self._checker.check(req))
         except Exception as exc:  # the Checker never raises; this is our own code failing
             _log.error("check.grpc_failed", exc_info=exc, extra={"error": type(exc).__name__})
             # An error status: Envoy answers the client with its status_on_error, never allows.
             await context.abort(grpc.StatusCode.INTERNAL, "the check failed")
+
+
+def _metadata(context: grpc.aio.ServicerContext[Any, Any], name: str) -> str | None:
+    values = [v for k, v in context.invocation_metadata() or () if k == name]
+    return values[0] if len(values) == 1 and isinstance(values[0], str) else None
 
 
 def translate_grpc(

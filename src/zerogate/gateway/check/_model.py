@@ -100,6 +100,8 @@ class CheckRecord:
 
     `principal` is the Cedar principal (`User::"alice"`) once authenticated; `session_id` is the
     session's SHA-256 id (safe to log); `latency_s` covers the whole check, PDP included.
+    `traceparent` is the check span's own when tracing is on (its trace id is Envoy's, or a new
+    one), else the request's as received (docs/telemetry.md "Tracing").
     """
 
     decision_id: DecisionID
@@ -119,6 +121,7 @@ class CheckRecord:
     latency_s: float
     error: str | None = None  # the exception class when the check failed closed
     stale: bool = False  # allowed from an earlier decision while the PDP or store failed
+    explanation: str | None = None  # the PDP's "why denied" summary, for a policy's deny
 
 
 DecisionRecorder = Callable[[CheckRecord], None]

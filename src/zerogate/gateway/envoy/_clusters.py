@@ -1,4 +1,5 @@
-"""Envoy clusters (CDS): one per distinct upstream, plus the check service's."""
+"""Envoy clusters (CDS): one per distinct upstream, plus the check service's (and the keys' and
+the trace collector's when those are on)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from urllib.parse import urlsplit
 from zerogate.gateway.envoy._endpoint import Endpoint, parse_endpoint
 from zerogate.gateway.envoy._local_decisions import KEYS_CLUSTER
 from zerogate.gateway.envoy._routes import Gateway
+from zerogate.gateway.envoy._tracing import TRACING_CLUSTER
 
 AUTHZ_CLUSTER = "zerogate_authz"
 UPSTREAM_CONNECT_TIMEOUT_S = 2.0
@@ -70,6 +72,11 @@ def build_clusters(gateway: Gateway) -> list[dict[str, Any]]:
         clusters.append(
             build_cluster(KEYS_CLUSTER, keys, connect_timeout_s=AUTHZ_CONNECT_TIMEOUT_S)
         )
+    if gateway.tracing is not None:  # the OTLP/gRPC collector: HTTP/2 without TLS
+        collector = endpoint_of(gateway.tracing.collector_url)
+        otlp = build_cluster(TRACING_CLUSTER, collector, connect_timeout_s=AUTHZ_CONNECT_TIMEOUT_S)
+        otlp["typed_extension_protocol_options"] = http2_only()
+        clusters.append(otlp)
     return sorted(clusters, key=lambda c: str(c["name"]))
 
 

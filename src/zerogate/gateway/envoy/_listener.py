@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from zerogate.gateway.envoy._access_log import fast_path_access_log
 from zerogate.gateway.envoy._clusters import (
     AUTHZ_CLUSTER,
     BUFFER_LIMIT_BYTES,
@@ -51,6 +52,7 @@ from zerogate.gateway.envoy._route_config import (
 )
 from zerogate.gateway.envoy._routes import Gateway
 from zerogate.gateway.envoy._sds import downstream_tls
+from zerogate.gateway.envoy._tracing import build_tracing, client_trace_strip
 
 LISTENER_NAME = "zerogate_ingress"
 STAT_PREFIX = "ingress"
@@ -131,11 +133,15 @@ def build_connection_manager(
         },
         # Websockets are off unless a route turns them on.
         "upgrade_configs": [{"upgrade_type": "websocket", "enabled": False}],
-        "early_header_mutation_extensions": [_inbound_strip()],
+        "early_header_mutation_extensions": [_inbound_strip(client_trace_strip(gateway.tracing))],
         "http_filters": _http_filters(gateway),
     }
+    if gateway.tracing is not None:  # a W3C trace per request, to the ext_authz call and beyond
+        hcm["tracing"] = build_tracing(gateway.tracing)
     if gateway.local_decisions is not None:
         hcm["local_reply_config"] = {"mappers": [retry_without_token()]}
+        if gateway.local_decisions.access_log:  # what Envoy decides alone, for the audit
+            hcm["access_log"] = [fast_path_access_log(gateway.local_decisions.access_log)]
     if rds is None:
         hcm["route_config"] = build_route_config(gateway, denials)
     else:
@@ -161,11 +167,12 @@ def _http_filters(gateway: Gateway) -> list[dict[str, Any]]:
     return [_route_header_filter(), jwt, build_rbac(), authz, *last]
 
 
-def _inbound_strip() -> dict[str, Any]:
+def _inbound_strip(also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Remove the spoofable headers, and `also` (a client's trace context when tracing)."""
     mutations: list[dict[str, Any]] = [
         {"remove_on_match": {"key_matcher": {"prefix": prefix}}} for prefix in SPOOFABLE_PREFIXES
     ]
-    mutations += [{"remove": name} for name in SPOOFABLE_HEADERS]
+    mutations += [{"remove": name} for name in (*SPOOFABLE_HEADERS, *also)]
     return {
         "name": "zerogate.inbound_strip",
         "typed_config": {"@type": _EARLY_MUTATION, "mutations": mutations},

@@ -64,6 +64,7 @@ class LocalDecisions:
     IdP's `/jwks.json`, which announces keys an hour before they sign. Until the keys arrive,
     or if they cannot be fetched, every token fails and ext_authz decides: slower, never open.
     `clock_skew_s` is Envoy's leeway on `exp` (its default of 60 s would triple a 30 s token).
+    `access_log` is the file of what Envoy decided by itself (docs/audit.md "The fast path").
     """
 
     issuer: str
@@ -71,6 +72,9 @@ class LocalDecisions:
     cache_size: int = 4096  # verified tokens per worker; a miss costs more than the callout
     clock_skew_s: int = 5
     keys_cache_s: int = 300
+    # Where Envoy writes a JSON line for each request it decided on a token (for the audit log;
+    # `zerogate.gateway.envoy.FastPathLine`); empty: not written.
+    access_log: str = ""
 
     def problems(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -82,6 +86,8 @@ class LocalDecisions:
             found.append(("clock_skew_s", f"between 0 and {MAX_CLOCK_SKEW_S}"))
         if not 10 <= self.keys_cache_s <= 3600:
             found.append(("keys_cache_s", "between 10 and 3600 seconds"))
+        if self.access_log and not self.access_log.startswith("/"):
+            found.append(("access_log", "an absolute path (Envoy runs in its own directory)"))
         return found
 
 

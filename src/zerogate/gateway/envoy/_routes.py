@@ -18,6 +18,7 @@ from zerogate.gateway.envoy._endpoint import HOSTNAME, parse_endpoint
 from zerogate.gateway.envoy._headers import is_header_name, is_spoofable
 from zerogate.gateway.envoy._local_decisions import LocalDecisions
 from zerogate.gateway.envoy._sds import TlsFiles
+from zerogate.gateway.envoy._tracing import Tracing
 
 MAX_ROUTES = 1000
 MAX_HOSTS_PER_ROUTE = 100
@@ -96,6 +97,8 @@ class Gateway:
     strip_cookies: tuple[str, ...] = ()
     # TLS on the listener, its certificate from an SDS file (docs/gateway.md "Local TLS")
     tls: TlsFiles | None = None
+    # OpenTelemetry traces of every request, to an OTLP/gRPC collector (docs/telemetry.md)
+    tracing: Tracing | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routes", tuple(self.routes))
@@ -106,6 +109,7 @@ class Gateway:
         problems += _duplicates(self.routes)
         if self.local_decisions is not None:
             problems += _local_problems(self.local_decisions)
+        problems += _tracing_problems(self.tracing)
         object.__setattr__(self, "strip_cookies", tuple(self.strip_cookies))
         problems += [
             ErrorDetail("gateway_invalid", f"strip_cookies[{i}]", "a cookie name (RFC 6265 token)")
@@ -171,6 +175,14 @@ def _local_problems(local: LocalDecisions) -> list[ErrorDetail]:
         msg = "an http://HOST:PORT/PATH URL where Envoy fetches the signing keys (a JWKS)"
         found.append(ErrorDetail("gateway_invalid", "local_decisions.jwks_url", msg))
     return found
+
+
+def _tracing_problems(tracing: Tracing | None) -> list[ErrorDetail]:
+    if tracing is None:
+        return []
+    if not isinstance(tracing, Tracing):
+        return [ErrorDetail("gateway_invalid", "tracing", "Tracing or None (no traces)")]
+    return [ErrorDetail("gateway_invalid", f"tracing.{k}", msg) for k, msg in tracing.problems()]
 
 
 def _route_loc(routes: tuple[Route, ...], index: int) -> str:
