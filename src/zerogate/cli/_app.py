@@ -20,6 +20,7 @@ from zerogate.cli._route import route_app
 from zerogate.cli._serve import serve, up
 from zerogate.cli._session import session_app
 from zerogate.cli._user import user_app
+from zerogate.cli._witness import witness_app
 from zerogate.errors import ZerogateError
 
 _ARGS_KEY = "zerogate.args"
@@ -89,6 +90,7 @@ app.add_typer(session_app, name="session")
 app.add_typer(client_app, name="client")
 app.add_typer(route_app, name="route")
 app.add_typer(audit_app, name="audit")
+app.add_typer(witness_app, name="witness")
 app.command("up")(up)
 app.command("serve")(serve)
 app.command("doctor")(doctor)

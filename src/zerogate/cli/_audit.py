@@ -20,12 +20,16 @@ from rich.table import Table
 
 from zerogate.audit import (
     VKEY_FILE,
+    WITNESSED_DIR,
     AuditError,
     AuditRecord,
+    CosignatureVerifier,
     EventKind,
     NoteVerifier,
     Outcome,
     Search,
+    WitnessedCheckpoint,
+    latest_witnessed,
     open_checkpoint,
     prove,
     read_records,
@@ -107,6 +111,14 @@ def verify(
             help="A checkpoint kept elsewhere: the log must still contain and extend it.",
         ),
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            metavar="VKEY|FILE",
+            help="A witness key (repeatable): the newest checkpoint it cosigned must be in the log.",
+        ),
+    ] = None,
     config: ConfigOption = None,
     json_: JsonFlag = False,
 ) -> None:
@@ -119,9 +131,22 @@ def verify(
     seen = None
     if trusted is not None:
         seen = open_checkpoint(trusted.read_bytes(), [verifier], origin=origin)
-    result = verify_log(where, verifier, origin=origin, trusted=seen)
+    witnessed = _witnessed(where, verifier, origin, witness or [])
+    anchor = witnessed.cosigned.checkpoint if witnessed is not None else None
+    if seen is not None and anchor is not None:
+        verify_log(where, verifier, origin=origin, trusted=seen)  # both anchors, one at a time
+    result = verify_log(where, verifier, origin=origin, trusted=anchor or seen)
     if out.json:
-        out.emit({"result": "ok", **result.as_dict()})
+        doc = {"result": "ok", **result.as_dict()}
+        if witnessed is not None:
+            cosigned = witnessed.cosigned
+            doc["witnessed"] = {
+                "size": cosigned.checkpoint.size,
+                "cosigners": list(cosigned.cosigners),
+                "times": list(cosigned.times),
+                "unwitnessed": result.size - cosigned.checkpoint.size,
+            }
+        out.emit(doc)
         raise typer.Exit(ExitCode.OK)
     latest = result.latest
     signed = f"checkpoint at {latest.size}" if latest else "no checkpoint yet"
@@ -134,7 +159,43 @@ def verify(
         out.line(f"{result.unsigned} newer entries are not covered by a checkpoint yet")
     if result.torn_tail_bytes:
         out.line(f"a torn tail of {result.torn_tail_bytes} bytes (a crash); reopening repairs it")
+    if witnessed is not None:
+        cosigned = witnessed.cosigned
+        size = cosigned.checkpoint.size
+        out.line(
+            f"witnessed: checkpoint at {size} cosigned by {', '.join(cosigned.cosigners)}, "
+            "and the log contains and extends it",
+            style="bold green",
+        )
+        if result.size > size:
+            out.line(f"{result.size - size} newer entries are not witnessed yet")
     raise typer.Exit(ExitCode.OK)
+
+
+def _witnessed(
+    directory: Path, verifier: NoteVerifier, origin: str, keys: list[str]
+) -> WitnessedCheckpoint | None:
+    """The newest checkpoint every `--witness` cosigned; none is an alarm (LOG-25)."""
+    if not keys:
+        return None
+    witnesses = [CosignatureVerifier.from_vkey(_key_text(k)) for k in keys]
+    found = latest_witnessed(directory, verifier, witnesses, origin=origin)
+    if found is None:
+        names = ", ".join(w.name for w in witnesses)
+        raise AuditError(
+            f"no checkpoint cosigned by every pinned witness ({names}) is kept with the log: "
+            "its history is not anchored outside its host and may have been rewritten (LOG-25)",
+            code="audit_not_witnessed",
+            loc=str(directory / WITNESSED_DIR),
+        )
+    return found
+
+
+def _key_text(value: str) -> str:
+    """A key given inline (NAME+ID+BASE64) or as a file holding one."""
+    if value.strip().count("+") < 2 and Path(value).is_file():
+        return Path(value).read_text(encoding="utf-8")
+    return value
 
 
 @audit_app.command("prove")
