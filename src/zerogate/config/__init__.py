@@ -14,6 +14,7 @@ from zerogate.config._settings import (
     ServerSettings,
     Settings,
     StoreSettings,
+    TelemetrySettings,
 )
 from zerogate.config._upstreams import UPSTREAM_NAME, GroupRuleSettings, UpstreamSettings
 
@@ -33,6 +34,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "StoreSettings",
+    "TelemetrySettings",
     "UpstreamSettings",
     "add_route",
     "load_settings",

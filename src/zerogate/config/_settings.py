@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 from zerogate.config._routes import RouteSettings
 from zerogate.config._secret import Secret
@@ -126,6 +129,36 @@ _VKEY = re.compile(r"[!-*,-~]{1,200}\+[0-9a-f]{8}\+[A-Za-z0-9+/]{43}[A-Za-z0-9+/
 
 
 @dataclass(frozen=True, slots=True)
+class AuditWitnessSettings:
+    """One witness that cosigns the log's checkpoints (c2sp.org/tlog-witness, docs/audit.md)."""
+
+    url: str = ""  # its submission prefix: `add-checkpoint` is POSTed to URL/add-checkpoint
+    vkey: str = ""  # its cosignature key, NAME+KEYID+BASE64 (type 0x04), pinned here
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        try:
+            parts = urlsplit(self.url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query
+        except ValueError:
+            ok = False
+        if not ok:
+            found.append(("url", "the witness's http(s) URL prefix, without a query"))
+        key = self.vkey.strip()
+        # Type 0x04 (Ed25519 cosignature/v1): the first byte of the key material.
+        if not _VKEY.fullmatch(key) or _key_type(key) != 0x04:
+            found.append(("vkey", "the witness's key: NAME+KEYID+BASE64 of type 0x04"))
+        return found
+
+
+def _key_type(vkey: str) -> int:
+    try:
+        return base64.b64decode(vkey.split("+", 2)[2], validate=True)[0]
+    except (binascii.Error, ValueError, IndexError):
+        return -1
+
+
+@dataclass(frozen=True, slots=True)
 class AuditSettings:
     """The tamper-evident audit log (docs/audit.md)."""
 
@@ -140,9 +173,17 @@ class AuditSettings:
     max_pending: int = 10_000  # appends waiting for the disk; more wait (back-pressure)
     mask: tuple[str, ...] = ()  # fields stored as "[masked]": principal, reason, attrs.ip, ...
     hash: tuple[str, ...] = ()  # fields stored as a SHA-256 pseudonym
+    # Witnesses that cosign every checkpoint off the log host (LOG-25), and how many must.
+    witnesses: tuple[AuditWitnessSettings, ...] = ()
+    witness_quorum: int = 0  # 0: all of them
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
+        witness_names = [w.vkey.partition("+")[0] for w in self.witnesses]
+        if len(set(witness_names)) != len(witness_names) or self.origin in witness_names:
+            found.append(("witnesses", "each witness has its own name, not the log's origin"))
+        if not 0 <= self.witness_quorum <= len(self.witnesses):
+            found.append(("witness_quorum", "between 0 (all) and the number of witnesses"))
         if not _AUDIT_ORIGIN.fullmatch(self.origin):
             found.append(("origin", "printable text without spaces or '+'"))
         if self.public_key and not _VKEY.fullmatch(self.public_key.strip()):
@@ -164,6 +205,55 @@ class AuditSettings:
         return found
 
 
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """OpenTelemetry traces of the gateway, the check and the PDP (docs/telemetry.md "Tracing")."""
+
+    # The OTLP/gRPC collector both Envoy and Zerogate send spans to, `http://HOST:PORT` (plain
+    # HTTP/2: a collector agent on this host or a sidecar); empty: no tracing, the default.
+    otlp_endpoint: str = ""
+    sample_ratio: float = 1.0  # the share of requests traced (0 to 1)
+    service_name: str = "zerogate"  # Envoy's spans say "SERVICE_NAME-gateway"
+    # Continue a client's `traceparent` at the gateway; off: the edge starts every trace itself.
+    trust_client_traces: bool = False
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.otlp_endpoint and not _is_host_port_url(self.otlp_endpoint):
+            msg = "empty (no tracing) or http://HOST:PORT of an OTLP/gRPC collector"
+            found.append(("otlp_endpoint", msg))
+        if not 0 <= self.sample_ratio <= 1:  # NaN fails too
+            found.append(("sample_ratio", "a number between 0 and 1"))
+        if not _SERVICE_NAME.fullmatch(self.service_name):
+            found.append(("service_name", "1-64 letters, digits or '_.:/-', no spaces"))
+        return found
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.otlp_endpoint)
+
+
+def _is_host_port_url(url: str) -> bool:
+    """`http://HOST:PORT` with an explicit port and nothing after it."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    extra = parts.username or parts.password or parts.query or parts.fragment
+    return (
+        parts.scheme == "http"
+        and bool(parts.hostname)
+        and port is not None
+        and port > 0
+        and parts.path in ("", "/")
+        and not extra
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     host: str = "127.0.0.1"
@@ -183,6 +273,7 @@ class Settings:
     oidc: OIDCSettings = field(default_factory=OIDCSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     # Applications behind the gateway by name (docs/gateway.md); none by default.
     routes: Mapping[str, RouteSettings] = field(default_factory=lambda: MappingProxyType({}))
     # Upstream OpenID providers by name (docs/federation.md); none by default.

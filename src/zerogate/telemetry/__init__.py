@@ -1,6 +1,7 @@
 """Prometheus metrics for the SLIs of DESIGN.md: every metric declared in one place
 (`Metrics`), the check's `DecisionRecorder` (`CheckMetrics`), the PDP decision cache's counts
-(`DecisionCacheCollector`) and `GET /metrics` (`metrics_app`). See docs/telemetry.md.
+(`DecisionCacheCollector`) and `GET /metrics` (`metrics_app`); OpenTelemetry tracing
+(`configure_tracing`, and `gateway_tracing` for Envoy). See docs/telemetry.md.
 """
 
 from zerogate.telemetry._cache import DecisionCacheCollector
@@ -9,6 +10,8 @@ from zerogate.telemetry._exposition import METRICS_PATH, metrics_app
 from zerogate.telemetry._labels import MAX_ROUTES, REASONS
 from zerogate.telemetry._metrics import LATENCY_BUCKETS, Metrics
 from zerogate.telemetry._process import process_metrics
+from zerogate.telemetry._revocation import RevocationTimer
+from zerogate.telemetry._tracing import configure_tracing, gateway_tracing, tracer_provider
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -18,6 +21,10 @@ __all__ = [
     "CheckMetrics",
     "DecisionCacheCollector",
     "Metrics",
+    "RevocationTimer",
+    "configure_tracing",
+    "gateway_tracing",
     "metrics_app",
     "process_metrics",
+    "tracer_provider",
 ]

@@ -20,6 +20,7 @@ def metrics_app(metrics: Metrics) -> Starlette:
     """Serves `metrics` at `GET /metrics` (mount it with `Route("/metrics", app)`)."""
 
     async def scrape(request: Request) -> Response:
+        await metrics.refresh()  # Envoy's counts, each source bounded by a short timeout
         body = generate_latest(metrics.registry)
         return Response(body, media_type=CONTENT_TYPE, headers={"cache-control": "no-store"})
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import threading
 
+from zerogate.audit import EventKind
 from zerogate.gateway.check import Verdict
+from zerogate.gateway.envoy import TLS_FAILURES
 from zerogate.identity import SessionFailure
 
 OTHER = "other"  # any value outside a label's known set
@@ -84,6 +86,33 @@ GRANTS = frozenset(
     }
 )
 
+# OAuth error codes a token endpoint answers a client with (RFC 6749 §5.2); others: `other`.
+TOKEN_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)
+
+# Why a PDP kept its previous bundle (the error codes of docs/reference); others: `other`.
+ROLLOUT_REASONS = frozenset(
+    {
+        "policy_invalid",  # the bundle does not compile or validate against the schema
+        "bundle_not_found",  # the activation names a bundle the store does not have
+        "store_unavailable",
+        "event_malformed",  # the change-feed event itself is unusable
+    }
+)
+
+TLS_REASONS = tuple(sorted(set(TLS_FAILURES.values())))
+REVOCATION_WHERE = ("check", "envoy")  # the check's caches; Envoy's deny list
+AUDIT_KINDS = tuple(k.value for k in EventKind)
+REVISION_CHARS = 12  # a bundle hash's prefix, as `zerogate up` prints it
+
 # Route ids are Cedar entity ids from the configuration; a proxy could still send anything
 # (forward-auth headers are set by people's proxy configs), hence the shape check and the cap.
 _ROUTE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -95,6 +124,18 @@ def reason_label(reason: str) -> str:
 
 def grant_label(grant: str) -> str:
     return grant if grant in GRANTS else OTHER
+
+
+def token_error_label(error: str) -> str:
+    return error if error in TOKEN_ERRORS else OTHER
+
+
+def rollout_label(reason: str) -> str:
+    return reason if reason in ROLLOUT_REASONS else OTHER
+
+
+def kind_label(kind: str) -> str:
+    return kind if kind in AUDIT_KINDS else OTHER
 
 
 class RouteLabels:

@@ -60,9 +60,8 @@ class PolicyAdmin:
                     conn, bundle_hash=bundle_hash, now=now, actor=actor
                 )
                 # Same transaction: every subscriber sees the activation iff it committed.
-                append_event(
-                    conn, TOPIC_POLICY_ACTIVATED, {"bundle": bundle_hash}, key=bundle_hash, now=now
-                )
+                payload = {"bundle": bundle_hash} | ({"actor": actor} if actor else {})
+                append_event(conn, TOPIC_POLICY_ACTIVATED, payload, key=bundle_hash, now=now)
                 return activation
 
         return await asyncio.to_thread(write)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from zerogate._types import BundleHash
 from zerogate.clock import Clock
@@ -18,7 +19,10 @@ log = logging.getLogger("zerogate.control.policies")
 
 
 class PolicySync:
-    """Follows the change feed for one PDP. A bundle that fails to compile leaves the old active."""
+    """Follows the change feed for one PDP. A bundle that fails to compile leaves the old active.
+
+    `on_error` hears the error code of each event it could not apply (the rollout-error metric).
+    """
 
     def __init__(
         self,
@@ -28,8 +32,10 @@ class PolicySync:
         clock: Clock,
         timezone: str = "UTC",
         cache: DecisionCache | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self._admin = admin
+        self._on_error = on_error
         self._bus = bus
         self._clock = clock
         self._timezone = timezone
@@ -89,4 +95,6 @@ class PolicySync:
             # Keep serving the previous bundle; the error is counted and logged, never silent.
             self.errors += 1
             log.error("policy sync failed at seq %d: %s", event.seq, exc)
+            if self._on_error is not None:
+                self._on_error(exc.code if isinstance(exc, ZerogateError) else "event_malformed")
         self.applied_seq = event.seq
