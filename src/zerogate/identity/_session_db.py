@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 
 from zerogate._types import UserID
 from zerogate.store import sessions, users
@@ -115,6 +115,29 @@ def sessions_of(
     return [_to_row(r) for r in conn.execute(query.order_by(sessions.c.last_seen_at.desc()))]
 
 
+def live_sessions(
+    conn: Connection, *, not_before: datetime, now: datetime, limit: int
+) -> list[SessionRow]:
+    """Every user's unrevoked, unexpired sessions seen at/after `not_before`, newest first."""
+    query = _select().where(
+        sessions.c.revoked_at.is_(None),
+        sessions.c.absolute_expires_at > now,
+        sessions.c.last_seen_at > not_before,
+    )
+    query = query.order_by(sessions.c.last_seen_at.desc(), sessions.c.id_hash).limit(limit)
+    return [_to_row(r) for r in conn.execute(query)]
+
+
+def count_live(conn: Connection, *, not_before: datetime, now: datetime) -> int:
+    """How many sessions `live_sessions` would list without a limit."""
+    query = select(func.count()).where(
+        sessions.c.revoked_at.is_(None),
+        sessions.c.absolute_expires_at > now,
+        sessions.c.last_seen_at > not_before,
+    )
+    return int(conn.execute(query).scalar_one())
+
+
 def touch(conn: Connection, id_hash: str, *, now: datetime, older_than: datetime) -> bool:
     """Move `last_seen_at` to `now` unless another request already did since `older_than`."""
     result = conn.execute(
@@ -156,8 +179,10 @@ def unrevoked_ids_of(conn: Connection, user_id: UserID) -> list[str]:
 
 __all__ = [
     "SessionRow",
+    "count_live",
     "find_session",
     "insert_session",
+    "live_sessions",
     "record_mfa",
     "revoke",
     "sessions_of",

@@ -269,6 +269,19 @@ class Sessions:
 
         return await self._read(read)
 
+    async def list_active(self, *, now: datetime, limit: int = 200) -> list[ActiveSession]:
+        """Everyone's live sessions, most recently seen first, at most `limit` (the console)."""
+        not_before = now - self.idle_timeout
+        rows = await self._read(
+            lambda conn: _db.live_sessions(conn, not_before=not_before, now=now, limit=limit)
+        )
+        return [self._active(r) for r in rows]
+
+    async def count_active(self, *, now: datetime) -> int:
+        """How many sessions are live now, across all users."""
+        not_before = now - self.idle_timeout
+        return await self._read(lambda conn: _db.count_live(conn, not_before=not_before, now=now))
+
     async def revoke(
         self, session_id_or_token: str, *, reason: str, now: datetime
     ) -> SessionsRevoked:
