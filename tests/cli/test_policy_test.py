@@ -51,7 +51,7 @@ def test_policy_test_examples_all_pass_with_full_coverage() -> None:
     assert result.exit_code == ExitCode.OK
     assert "failed" in result.stdout
     assert " 0 failed, 0 errors" in result.stdout
-    assert "Policy coverage: 8/8 policies (100.0%)" in result.stdout
+    assert "Policy coverage: 9/9 policies (100.0%)" in result.stdout
 
 
 def test_policy_test_failure_shows_expected_vs_actual_and_why(tmp_path: Path) -> None:
@@ -124,9 +124,9 @@ def test_policy_test_coverage_names_policies_no_case_determined(tmp_path: Path) 
     code, body = run_json("policy", "test", bundle, "--json")
     assert code == ExitCode.OK
     coverage = body["coverage"]
-    assert coverage["covered"] == 4
-    assert coverage["total"] == 8
-    assert coverage["percent"] == 50.0
+    assert coverage["covered"] == 5
+    assert coverage["total"] == 9
+    assert coverage["percent"] == 55.6
     assert coverage["uncovered"] == [
         "deny-high-risk",
         "contractors-working-hours",
@@ -143,7 +143,7 @@ def test_policy_test_fail_under_fails_a_passing_run_with_low_coverage(tmp_path: 
     (bundle / "tests" / "guards.yaml").unlink()
     result = run("policy", "test", bundle, "--fail-under", "90")
     assert result.exit_code == ExitCode.ERROR
-    assert "policy coverage 50.0% is below --fail-under 90%" in result.stdout
+    assert "policy coverage 55.6% is below --fail-under 90%" in result.stdout
     assert "never determining:" in result.stdout
 
 
@@ -200,6 +200,7 @@ def test_policy_test_junit_has_a_suite_per_file_and_failure_text(tmp_path: Path)
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert set(suites) == {
         "tests/admin.yaml",
+        "tests/console.yaml",
         "tests/guards.yaml",
         "tests/payroll.yaml",
         "tests/wiki.yaml",

@@ -12,7 +12,7 @@ def test_validate_ok_prints_hash_and_policy_count() -> None:
     result = run("policy", "validate", EXAMPLES)
     assert result.exit_code == ExitCode.OK
     assert result.stdout.startswith("OK")
-    assert "policies  8" in result.stdout
+    assert "policies  9" in result.stdout
 
 
 def test_validate_json_reports_hash_counts_and_files() -> None:
@@ -20,8 +20,14 @@ def test_validate_json_reports_hash_counts_and_files() -> None:
     assert code == 0
     assert body["ok"] is True
     assert len(body["hash"]) == 64
-    assert body["policies"] == 8
-    assert body["policy_files"] == ["admin.cedar", "guards.cedar", "payroll.cedar", "wiki.cedar"]
+    assert body["policies"] == 9
+    assert body["policy_files"] == [
+        "admin.cedar",
+        "console.cedar",
+        "guards.cedar",
+        "payroll.cedar",
+        "wiki.cedar",
+    ]
     assert "tests/guards.yaml" in body["test_files"]
 
 

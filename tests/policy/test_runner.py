@@ -196,9 +196,9 @@ def test_coverage_counts_hits_files_and_per_file_percent() -> None:
     assert by_id["deny-high-risk"].covered
     assert not by_id["payroll-admins"].covered
     assert coverage.covered == 2
-    assert coverage.percent == 25.0
+    assert coverage.percent == 200 / 9
     assert run.files[0].covered == ("deny-high-risk", "wiki-read")
-    assert coverage.percent_of(run.files[0].covered) == 25.0
+    assert coverage.percent_of(run.files[0].covered) == 200 / 9
     # Listed in source order, so the table reads like the bundle.
     locations = [p.location for p in coverage.policies]
     assert locations == sorted(

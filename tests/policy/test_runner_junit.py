@@ -85,5 +85,5 @@ def test_junit_xml_properties_and_path_prefix() -> None:
     assert suite is not None
     assert suite.get("file") == "examples/policies/tests/a.yaml"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert props["zerogate.policy_coverage"] == "12.5"
+    assert props["zerogate.policy_coverage"] == "11.1"
     assert len(props["zerogate.bundle_hash"] or "") == 64
