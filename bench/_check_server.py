@@ -34,6 +34,8 @@ import uvloop
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from zerogate.app._audit_service import AuditRecorder, fan_out
+from zerogate.audit import AuditLog
 from zerogate.clock import SystemClock
 from zerogate.control import TOPIC_ENTITY_CHANGED, EventBus, open_bus
 from zerogate.gateway.check import (
@@ -48,6 +50,7 @@ from zerogate.gateway.check import (
 from zerogate.identity import Directory, Sessions
 from zerogate.policy import PDP, Bundle, DecisionCache, EntityUID, compile_bundle
 from zerogate.store import open_store
+from zerogate.telemetry import CheckMetrics, process_metrics
 from zerogate.tokens import KeyRing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +96,7 @@ async def serve(args: argparse.Namespace) -> None:
     store = open_store(f"sqlite:///{args.store}")
     cache = DecisionCache(clock=clock, ttl_s=15.0) if args.decision_cache else None
     pdp = PDP(compile_bundle(Bundle.from_dir(EXAMPLES)), clock=clock, cache=cache)
+    audit = await AuditLog.open(args.audit_dir) if args.audit_dir else None
     keys = KeyRing()  # signs the assertions; no bearer token is ever presented
     keys.ensure_active(clock.now() - timedelta(minutes=5))
     checker = Checker(
@@ -106,6 +110,9 @@ async def serve(args: argparse.Namespace) -> None:
         session_cache=SessionCache(clock=clock) if args.session_cache else None,
         assertions=AssertionSigner(keys, issuer=ISSUER),  # as `zerogate up`: reused per session
         decision_tokens=DecisionTokens(keys, issuer=ISSUER) if args.decision_tokens else None,
+        on_decision=fan_out(
+            CheckMetrics(process_metrics()), AuditRecorder(audit) if audit is not None else None
+        ),
     )
     grpc_server = None
     if args.grpc_port:
@@ -141,6 +148,8 @@ async def serve(args: argparse.Namespace) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         if bus is not None:
             await bus.aclose()
+        if audit is not None:
+            await audit.close()
         for _, sock in servers:
             sock.close()
         if grpc_server is not None:
@@ -157,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-decision-cache", dest="decision_cache", action="store_false")
     parser.add_argument("--no-session-cache", dest="session_cache", action="store_false")
     parser.add_argument("--no-events", dest="events", action="store_false")
+    parser.add_argument(
+        "--audit-dir",
+        type=Path,
+        help="record every decision there and in the metrics, as `up` does",
+    )
     parser.add_argument(
         "--decision-tokens", action="store_true", help="mint decision tokens; serve /jwks.json"
     )

@@ -256,5 +256,7 @@ def start_check(
         *(() if session_cache else ("--no-session-cache",)),
         *(() if events else ("--no-events",)),
         *(("--decision-tokens",) if decision_tokens else ()),
+        # Every decision is counted and audited (durably, group-committed) as in `zerogate up`.
+        *("--audit-dir", str(scratch / f"{name}-audit")),
     ]
     return spawn(name, argv, scratch / f"{name}.log")

@@ -5,6 +5,7 @@ from zerogate.app._denials import DenyList, enforce_denials
 from zerogate.app._gateway_service import envoy_route, gateway_routes
 from zerogate.app._secrets import KEY_FILE
 from zerogate.app._serve import free_port
+from zerogate.app._witnessing import run_witness
 from zerogate.app.admin import (
     client_admin,
     identity_admin,
@@ -35,5 +36,6 @@ __all__ = [
     "record_session_change",
     "run_all_in_one",
     "run_role",
+    "run_witness",
     "session_admin",
 ]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from zerogate.clock import Clock
-from zerogate.control import TOPIC_ENTITY_CHANGED, TOPIC_POLICY_ACTIVATED, EventBus
+from zerogate.control import TOPIC_ENTITY_CHANGED, TOPIC_POLICY_ACTIVATED, Event, EventBus
 from zerogate.gateway.check import DecisionTokens
 from zerogate.gateway.envoy import Denials, EnvoyProcess
 
@@ -82,20 +82,25 @@ async def enforce_denials(
     clock: Clock,
     epoch: Callable[[], str | None],
     clock_skew_s: float,
+    on_revoked: Callable[[Event], None] | None = None,
 ) -> None:
     """Follow the feed and keep `envoy`'s deny list current until cancelled.
 
-    `epoch()` is the bundle hash this process's PDP decides under now.
+    `epoch()` is the bundle hash this process's PDP decides under now. `on_revoked` is given
+    each event once Envoy has the deny list that applies it (time to revoke, in the metrics).
     """
     keep_s = tokens.ttl.total_seconds() + clock_skew_s + 1.0
     deny_list = DenyList(clock=clock, keep_s=keep_s, epoch=epoch())
     changed = asyncio.Event()
+    applied: list[Event] = []  # since the last deny list Envoy took
 
     async def follow() -> None:
         after = await bus.last_seq()
         topics = [TOPIC_ENTITY_CHANGED, TOPIC_POLICY_ACTIVATED]
         async for event in bus.subscribe(topics=topics, after_seq=after):
             deny_list.apply(event.topic, event.payload)
+            if on_revoked is not None:
+                applied.append(event)
             changed.set()
 
     follower = asyncio.create_task(follow(), name="deny-list-feed")
@@ -109,10 +114,16 @@ async def enforce_denials(
             changed.clear()
             deny_list.prune()
             await _pdp_caught_up(deny_list.epoch, epoch)
+            pushed = applied[:]
             try:
                 await envoy.deny(deny_list.denials())  # a no-op when nothing changed
             except Exception:  # the next round retries; Envoy keeps the list it has
                 log.exception("updating the gateway's deny list failed")
+            else:
+                del applied[: len(pushed)]
+                if on_revoked is not None:
+                    for event in pushed:
+                        on_revoked(event)
             if follower.done():
                 follower.result()  # the feed ended: raise what ended it
                 return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,13 +16,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route as HTTPRoute
 
+from zerogate.app._audit_service import fan_out
 from zerogate.app._config_watch import SettingsSource
 from zerogate.app._demo import demo_app
 from zerogate.app._denials import enforce_denials
+from zerogate.app._fast_path_audit import FastPathAudit
 from zerogate.app._pdp_service import PDPService
 from zerogate.app._route_reload import LiveRoutes
-from zerogate.app._serve import background_server, free_port, loopback_socket
+from zerogate.app._serve import background_server, cancel_task, free_port, loopback_socket
 from zerogate.app.admin import directory, record_session_change
+from zerogate.audit import AuditLog
 from zerogate.clock import Clock
 from zerogate.config import RouteSettings, Settings, split_from
 from zerogate.control import TOPIC_ENTITY_CHANGED
@@ -31,6 +34,7 @@ from zerogate.gateway.check import (
     MAX_WEBHOOK_BODY_BYTES,
     AssertionSigner,
     Checker,
+    DecisionRecorder,
     DecisionTokens,
     HostSessions,
     ReplayCache,
@@ -47,17 +51,19 @@ from zerogate.gateway.envoy import (
     LocalDecisions,
     Route,
     TlsFiles,
+    gateway_stats,
     write_sds,
 )
 from zerogate.gateway.tls import LocalCA, ServingCertificate
 from zerogate.identity import Sessions
 from zerogate.identity.oidc import GrantStatus
 from zerogate.idp import ReturnOrigins
-from zerogate.telemetry import CheckMetrics, process_metrics
+from zerogate.telemetry import CheckMetrics, RevocationTimer, gateway_tracing, process_metrics
 from zerogate.tokens import StoreKeyRing
 
 HANDOFF_KEY_PURPOSE = "zerogate.gateway.handoff"  # the IdP derives the same key
 DEMO_ROUTE = "demo"
+FAST_PATH_LOG = "fast-path.log"  # in the Envoy work directory
 DEMO_POLICY = "wiki-web"  # a Route of the example policies: employees may read it
 KEY_REFRESH_S = 300.0  # new signing keys are announced an hour before they sign
 LOCAL_CLOCK_SKEW_S = 5  # Envoy's leeway on a decision token's expiry (its default is 60 s)
@@ -72,6 +78,7 @@ class RunningGateway:
     routes: tuple[Route, ...]
     demo: bool  # the demo app is the (only) route
     ca_file: Path | None = None  # the local CA to trust (tls = "local")
+    checker: Checker | None = None  # the check service's core (the admin console reuses it)
 
 
 @contextlib.asynccontextmanager
@@ -85,10 +92,14 @@ async def gateway_service(
     workdir: Path,
     source: SettingsSource | None = None,
     return_origins: ReturnOrigins | None = None,
+    recorders: Sequence[DecisionRecorder] = (),
+    audit: AuditLog | None = None,
 ) -> AsyncIterator[RunningGateway]:
     """Start the check service and Envoy on `port`; stop both (and the demo app) on exit.
     With `source`, a change of its file applies the new routes while running, and
-    `return_origins` (the IdP's) follows their hosts."""
+    `return_origins` (the IdP's) follows their hosts. Every decision goes to the metrics and
+    to each of `recorders` (the audit log, the console's live feed); with `audit`, the GETs Envoy
+    lets through on decision tokens are recorded there too."""
     conf = settings.gateway
     admin_port = conf.admin_port or free_port()
     async with contextlib.AsyncExitStack() as stack:
@@ -106,7 +117,7 @@ async def gateway_service(
         keys = StoreKeyRing(svc.store)
         await keys.refresh()
         replays = StoreReplayCache(svc.store, clock=clock)  # webhook replays, across replicas
-        stack.push_async_callback(_cancel, asyncio.create_task(replays.run_cleanup()))
+        stack.push_async_callback(cancel_task, asyncio.create_task(replays.run_cleanup()))
         tokens = _decision_tokens(settings, keys, idp_url)
         metrics = process_metrics()  # served at the main server's /metrics (all_in_one._front)
         if svc.pdp.cache is not None:
@@ -128,10 +139,11 @@ async def gateway_service(
             webhooks=_webhooks(settings, clock, store_replays=replays),
             host_sessions=HostSessions(svc.store.sealer.derive(HANDOFF_KEY_PURPOSE)),
             decision_tokens=tokens,
-            on_decision=CheckMetrics(metrics),
+            on_decision=fan_out(CheckMetrics(metrics), *recorders),
         )
-        stack.push_async_callback(_cancel, asyncio.create_task(_follow(svc, checker)))
-        stack.push_async_callback(_cancel, asyncio.create_task(_refresh(keys)))
+        follow = _follow(svc, checker, RevocationTimer(metrics, "check", clock=clock))
+        stack.push_async_callback(cancel_task, asyncio.create_task(follow))
+        stack.push_async_callback(cancel_task, asyncio.create_task(_refresh(keys)))
         if conf.check_protocol == "grpc":  # ext_authz's gRPC face (docs/gateway.md)
             grpc_check = await start_grpc_check_server(
                 checker, port=conf.check_port, public_port=port
@@ -149,6 +161,8 @@ async def gateway_service(
         await stack.enter_async_context(background_server(_keys_app(keys, clock), keys_sock))
         keys_url = f"http://127.0.0.1:{keys_sock.getsockname()[1]}/jwks.json"
         hosts = tuple(h for r in routes for h in r.hosts)
+        # What Envoy decides on its own goes to the audit log too (docs/audit.md "The fast path").
+        fast_path_log = workdir / FAST_PATH_LOG if audit is not None else None
         ca, tls = (
             _local_tls(settings, workdir, clock, hosts) if conf.tls == "local" else (None, None)
         )
@@ -161,11 +175,16 @@ async def gateway_service(
             concurrency=conf.concurrency,
             check_protocol=conf.check_protocol,
             tls=tls,
-            local_decisions=_local_decisions(tokens, idp_url, keys_url),
+            local_decisions=_local_decisions(tokens, idp_url, keys_url, fast_path_log),
+            tracing=gateway_tracing(settings.telemetry),  # docs/telemetry.md "Tracing"
         )
         envoy = EnvoyProcess(gateway, workdir=workdir)
         await envoy.start()
         stack.push_async_callback(envoy.aclose)
+        if audit is not None and fast_path_log is not None and tokens is not None:
+            fast_path = FastPathAudit(fast_path_log, envoy, audit)
+            stack.push_async_callback(cancel_task, asyncio.create_task(fast_path.run()))
+        metrics.watch_gateway(lambda: gateway_stats(envoy.admin_url))  # TLS, local decisions
         if tokens is not None:
             denials = enforce_denials(
                 svc.bus,
@@ -174,15 +193,16 @@ async def gateway_service(
                 clock=clock,
                 epoch=lambda: svc.pdp.bundle_hash,
                 clock_skew_s=LOCAL_CLOCK_SKEW_S,
+                on_revoked=RevocationTimer(metrics, "envoy", clock=clock),
             )
-            stack.push_async_callback(_cancel, asyncio.create_task(denials))
+            stack.push_async_callback(cancel_task, asyncio.create_task(denials))
         if ca is not None and tls is not None:
             renewal = asyncio.create_task(
                 _renew_serving(
                     ca, tls, clock, lambda: tuple(h for r in envoy.gateway.routes for h in r.hosts)
                 )
             )
-            stack.push_async_callback(_cancel, renewal)
+            stack.push_async_callback(cancel_task, renewal)
         if source is not None:
             live = LiveRoutes(
                 settings,
@@ -193,10 +213,10 @@ async def gateway_service(
                 origins=lambda s: gateway_origins(s, port),
                 return_origins=return_origins,
             )
-            stack.push_async_callback(_cancel, asyncio.create_task(live.follow(source)))
+            stack.push_async_callback(cancel_task, asyncio.create_task(live.follow(source)))
         url = _origin(settings, "localhost", port)
         ca_file = ca.cert_path.absolute() if ca is not None else None
-        yield RunningGateway(url=url, routes=routes, demo=demo, ca_file=ca_file)
+        yield RunningGateway(url=url, routes=routes, demo=demo, ca_file=ca_file, checker=checker)
 
 
 def _decision_tokens(settings: Settings, keys: StoreKeyRing, idp_url: str) -> DecisionTokens | None:
@@ -208,12 +228,17 @@ def _decision_tokens(settings: Settings, keys: StoreKeyRing, idp_url: str) -> De
 
 
 def _local_decisions(
-    tokens: DecisionTokens | None, idp_url: str, keys_url: str
+    tokens: DecisionTokens | None, idp_url: str, keys_url: str, access_log: Path | None
 ) -> LocalDecisions | None:
     if tokens is None:
         return None
     # Keys are announced an hour before they sign: Envoy's 5-minute cache keeps up.
-    return LocalDecisions(issuer=idp_url, jwks_url=keys_url, clock_skew_s=LOCAL_CLOCK_SKEW_S)
+    return LocalDecisions(
+        issuer=idp_url,
+        jwks_url=keys_url,
+        clock_skew_s=LOCAL_CLOCK_SKEW_S,
+        access_log=str(access_log.absolute()) if access_log is not None else "",
+    )
 
 
 def _keys_app(keys: StoreKeyRing, clock: Clock) -> Starlette:
@@ -332,11 +357,12 @@ def envoy_route(name: str, conf: RouteSettings) -> Route:
     )
 
 
-async def _follow(svc: PDPService, checker: Checker) -> None:
+async def _follow(svc: PDPService, checker: Checker, revoked: RevocationTimer) -> None:
     """Drop cached sessions and principals that an `entity.changed` event invalidates."""
     after = await svc.bus.last_seq()
     async for event in svc.bus.subscribe(topics=[TOPIC_ENTITY_CHANGED], after_seq=after):
         checker.entity_changed(event.payload)
+        revoked(event)  # time to revoke, at the check
 
 
 async def _refresh(keys: StoreKeyRing) -> None:
@@ -346,12 +372,6 @@ async def _refresh(keys: StoreKeyRing) -> None:
             await keys.refresh()
         except Exception:  # the next round retries; verification keeps the keys it has
             log.exception("refreshing verification keys failed")
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def gateway_origins(settings: Settings, port: int) -> list[str]:

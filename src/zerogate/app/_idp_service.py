@@ -23,9 +23,10 @@ from zerogate.errors import InvalidInput
 from zerogate.identity import TOTP, Passkeys, RecoveryCodes, Sessions
 from zerogate.identity.federation import Upstreams
 from zerogate.identity.oidc import OIDCProvider, ProviderSettings
-from zerogate.idp import ReturnOrigins
+from zerogate.idp import ReturnOrigins, SecurityEvents
 from zerogate.idp import create_app as create_login_app
 from zerogate.store import Store
+from zerogate.telemetry import process_metrics
 from zerogate.tokens import StoreKeyRing
 
 FORMS_KEY_PURPOSE = "zerogate.idp.forms"
@@ -41,9 +42,11 @@ async def idp_service(
     clock: Clock,
     public_url: str,
     return_origins: Sequence[str] | ReturnOrigins = (),
+    security_events: SecurityEvents | None = None,
 ) -> AsyncIterator[Starlette]:
     """The IdP web app at `public_url` (its issuer); raises ConfigError for an unusable URL.
-    A `ReturnOrigins` for `return_origins` may be changed while the app runs (live routes)."""
+    A `ReturnOrigins` for `return_origins` may be changed while the app runs (live routes).
+    `security_events` hears of every sign-in and second-factor attempt (the audit log)."""
     keys = StoreKeyRing(store)
     await keys.ensure_active(clock.now())
     people = directory(store, settings)
@@ -65,6 +68,8 @@ async def idp_service(
             upstreams=upstreams,
             return_origins=return_origins,
             handoff_key=store.sealer.derive(HANDOFF_KEY_PURPOSE),
+            security_events=security_events,
+            on_token=process_metrics().record_token_request,  # docs/telemetry.md
         )
         async with maintained(keys, clock=clock):
             yield app

@@ -18,6 +18,7 @@ from zerogate.control import EventBus, PolicyAdmin, PolicySync, open_bus
 from zerogate.errors import ConfigError, ErrorDetail, ZerogateError
 from zerogate.policy import PDP, Bundle, DecisionCache
 from zerogate.store import Store, open_store
+from zerogate.telemetry import process_metrics
 
 # Used by `zerogate up` from a source checkout when nothing else says which policies to load.
 DEFAULT_EXAMPLES = Path("examples/policies")
@@ -67,7 +68,15 @@ async def pdp_service(
             jitter=settings.policy.decision_ttl_jitter,
             max_entries=settings.policy.cache_size,
         )
-        sync = PolicySync(admin, bus, clock=clock, timezone=settings.policy.timezone, cache=cache)
+        metrics = process_metrics()  # rollout errors and the active revision (docs/telemetry.md)
+        sync = PolicySync(
+            admin,
+            bus,
+            clock=clock,
+            timezone=settings.policy.timezone,
+            cache=cache,
+            on_error=metrics.record_rollout_error,
+        )
         try:
             pdp = await sync.start(fallback=fallback)
         except ZerogateError as exc:
@@ -85,6 +94,7 @@ async def pdp_service(
                 ) from None
             raise
         follower = sync
+        metrics.watch_policy(lambda: pdp.bundle_hash)
         app = create_app(
             pdp,
             max_request_bytes=settings.policy.max_request_bytes,

@@ -63,6 +63,13 @@ async def background_server(app: Any, sock: socket.socket) -> AsyncIterator[None
         await task
 
 
+async def cancel_task(task: asyncio.Task[None]) -> None:
+    """Cancel a background task and wait until it has stopped (for exit stacks)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port free on `host` right now, for components that must know it before binding.
 

@@ -14,7 +14,17 @@ from typing import TextIO
 
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
+from zerogate.admin import ADMIN_PATH, ADMIN_ROUTE, DecisionFeed, admin_mount
+from zerogate.app._admin_service import admin_service
+from zerogate.app._audit_service import (
+    AUDIT_CURSOR_FILE,
+    AuditRecorder,
+    SecurityAuditor,
+    audit_changes,
+    audit_service,
+)
 from zerogate.app._config_watch import SettingsSource
 from zerogate.app._first_admin import FirstAdmin, ensure_first_admin
 from zerogate.app._gateway_service import (
@@ -24,13 +34,14 @@ from zerogate.app._gateway_service import (
 )
 from zerogate.app._idp_service import idp_service
 from zerogate.app._pdp_service import DEFAULT_EXAMPLES, PDPService, pdp_service
-from zerogate.app._serve import free_port, serve, stop_on_sigterm
+from zerogate.app._serve import cancel_task, free_port, serve, stop_on_sigterm
 from zerogate.app._terminal_log import log_to_terminal
+from zerogate.app._witnessing import witnessing
 from zerogate.clock import SystemClock
 from zerogate.config import Settings
 from zerogate.errors import ConfigError, ZerogateError
 from zerogate.idp import ReturnOrigins
-from zerogate.telemetry import METRICS_PATH, metrics_app, process_metrics
+from zerogate.telemetry import METRICS_PATH, configure_tracing, metrics_app, process_metrics
 
 # Hosts whose pages a browser on this machine reaches as http://localhost (Secure cookies work
 # there without TLS); any other host needs `server.public_url` with https.
@@ -64,6 +75,17 @@ async def _main(settings: Settings, out: TextIO, source: SettingsSource | None =
         gateway: RunningGateway | None = None
         gateway_off = "off ([gateway] enabled = false)"
         async with contextlib.AsyncExitStack() as stack:
+            # Spans to [telemetry] otlp_endpoint, if set: before the check exists, flushed last.
+            stack.callback(configure_tracing(settings.telemetry))
+            # Every decision and security event, tamper-evident (docs/audit.md).
+            audit = await stack.enter_async_context(audit_service(settings, clock=clock))
+            # Checkpoints cosigned by [audit] witnesses, off the log host (LOG-25).
+            await stack.enter_async_context(witnessing(settings, audit))
+            process_metrics().watch_audit(audit)  # telemetry completeness (docs/telemetry.md)
+            changes = asyncio.create_task(
+                audit_changes(svc.bus, audit, settings.data_dir / AUDIT_CURSOR_FILE)
+            )
+            stack.push_async_callback(cancel_task, changes)
             if login_url:
                 try:
                     login = await stack.enter_async_context(
@@ -73,11 +95,14 @@ async def _main(settings: Settings, out: TextIO, source: SettingsSource | None =
                             clock=clock,
                             public_url=login_url,
                             return_origins=return_origins,
+                            security_events=SecurityAuditor(audit),
                         )
                     )
                     app, login_off = _front(svc.app, login), ""
                 except ConfigError as exc:
                     login_off = "; ".join(str(d) for d in exc.details) or exc.message
+            # The console's live feed of the check's decisions (the console's own allows left out).
+            feed = DecisionFeed(clock=clock, quiet_routes=(ADMIN_ROUTE,))
             if settings.gateway.enabled and not login_off:
                 try:
                     gateway = await stack.enter_async_context(
@@ -90,10 +115,27 @@ async def _main(settings: Settings, out: TextIO, source: SettingsSource | None =
                             workdir=settings.data_dir / "envoy",
                             source=source,
                             return_origins=return_origins,
+                            recorders=(feed, AuditRecorder(audit)),  # the feed never raises
+                            audit=audit,
                         )
                     )
                 except (ZerogateError, OSError) as exc:
                     gateway_off = f"off: {exc}"
+            # The admin console, decided by the gateway's own check (docs/admin.md).
+            console_off = "off: it needs the gateway's check (gateway off)"
+            if gateway is not None and gateway.checker is not None:
+                console = await stack.enter_async_context(
+                    admin_service(
+                        settings,
+                        svc,
+                        clock=clock,
+                        audit=audit,
+                        feed=feed,
+                        checker=gateway.checker,
+                        origin=login_url,
+                    )
+                )
+                app, console_off = _front(svc.app, login, console), ""
 
             def started(base: str) -> None:
                 shown = None if login_off else login_url.rstrip("/")
@@ -105,18 +147,20 @@ async def _main(settings: Settings, out: TextIO, source: SettingsSource | None =
                     gateway=gateway,
                     gateway_off=gateway_off,
                     admin=admin if not login_off else None,
+                    console_off=console_off,
                 )
                 print(text, file=out, flush=True)
 
             await serve(app, host=settings.server.host, port=port, on_started=started)
 
 
-def _front(pdp: Starlette, login: Starlette) -> Starlette:
+def _front(pdp: Starlette, login: Starlette, console: ASGIApp | None = None) -> Starlette:
     """The PDP's own paths to the PDP app, `/metrics` to the process's metrics (docs/telemetry.md),
-    everything else to the login pages."""
+    `/admin` to the admin console (docs/admin.md), everything else to the login pages."""
     pdp_routes = [Route(r.path, pdp) for r in pdp.routes if isinstance(r, Route)]
     metrics = Route(METRICS_PATH, metrics_app(process_metrics()))
-    return Starlette(routes=[*pdp_routes, metrics, Mount("", app=login)])
+    admin = admin_mount(console) if console is not None else []
+    return Starlette(routes=[*pdp_routes, metrics, *admin, Mount("", app=login)])
 
 
 def _local_url(host: str, port: int) -> str:
@@ -132,6 +176,7 @@ def banner(
     gateway: RunningGateway | None = None,
     gateway_off: str = "off",
     admin: FirstAdmin | None = None,
+    console_off: str = "off",
 ) -> str:
     """What a person needs to try the running service right away."""
     bundle = svc.pdp.bundle
@@ -161,6 +206,9 @@ def banner(
             else []
         ),
         f"  gateway        {gateway.url}/" if gateway else f"  gateway        {gateway_off}",
+        f"  admin console  {login_url}{ADMIN_PATH}/   (group admins, with a second factor)"
+        if login_url and not console_off
+        else f"  admin console  {console_off}",
         *([f"  local CA       {gateway.ca_file}"] if gateway and gateway.ca_file else []),
         f"  health         {base}/healthz",
         "",
@@ -170,6 +218,14 @@ def banner(
             "Create someone to sign in as (same directory, another terminal):",
             "  zerogate user add ada --email ada@example.com     # asks for a password",
             f"Sign in at {login_url}/login, then set up an authenticator app on the account page.",
+            *(
+                [
+                    f"The admin console ({login_url}{ADMIN_PATH}/) lets in the admins group once"
+                    " they have set one up: sign in as admin and do that first."
+                ]
+                if not console_off
+                else []
+            ),
             "  zerogate mfa list ada                # the user's second factors",
             "  zerogate mfa recovery-codes ada      # a new set of recovery codes",
             *(_demo_steps(gateway) if gateway is not None and gateway.demo else []),
