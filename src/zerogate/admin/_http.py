@@ -20,7 +20,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from zerogate.errors import ErrorDetail, InvalidInput, ZerogateError
+from zerogate.authzen import read_json as read_bounded_json
+from zerogate.errors import ErrorDetail, ZerogateError
 from zerogate.gateway.check import DECISION_ID_HEADER
 from zerogate.policy import EntityUID
 
@@ -90,48 +91,9 @@ def check_origin(request: Request, origin: str) -> None:
 
 async def read_json(request: Request) -> Any:
     """The body of a JSON call, at most MAX_BODY_BYTES; raises InvalidInput with a stable code:
-    415 `unsupported_media_type`, 413 `request_too_large`, 400 `json_invalid`."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.partition(";")[0].strip().lower() != JSON_TYPE:
-        raise InvalidInput(
-            f"the request body must be {JSON_TYPE}",
-            code="unsupported_media_type",
-            status=415,
-            details=[
-                ErrorDetail(
-                    "unsupported_media_type",
-                    "headers.content-type",
-                    f"got {content_type!r}" if content_type else "missing",
-                )
-            ],
-        )
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-    try:
-        return orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(
-            "the request body is not valid JSON",
-            code="json_invalid",
-            details=[ErrorDetail("json_invalid", f"body:{exc.lineno}:{exc.colno}", exc.msg)],
-        ) from None
-
-
-def _too_large() -> InvalidInput:
-    return InvalidInput(
-        f"the request body is larger than {MAX_BODY_BYTES} bytes",
-        code="request_too_large",
-        status=413,
-        details=[ErrorDetail("request_too_large", "body", f"at most {MAX_BODY_BYTES} bytes")],
-    )
+    415 `unsupported_media_type`, 413 `request_too_large`, 400 `json_invalid` (the same reader
+    as the AuthZEN API's)."""
+    return await read_bounded_json(request, limit=MAX_BODY_BYTES)
 
 
 __all__ = [
