@@ -20,7 +20,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
@@ -29,6 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route as HTTPRoute
 
 from tests._serve import loopback_socket, serving
+from tests.gateway.check._peer_support import make_ca
 from tests.gateway.check._support import ISSUER, CheckWorld, make_world
 from tests.telemetry.test_metrics import scrape, value
 from zerogate.app import free_port
@@ -62,23 +62,6 @@ def _run(coro: Awaitable[None]) -> None:
             await coro
 
     asyncio.run(bounded())
-
-
-def _ca(name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(minutes=5))
-        .not_valid_after(NOW + timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
 
 
 def _client_cert(
@@ -161,10 +144,10 @@ def _tls_client(server_ca: LocalCA, cert: tuple[Path, Path] | None = None) -> ht
 def test_gateway_stats_count_tls_failures_local_decisions_and_unanswered_checks(
     world: CheckWorld, tmp_path: Path
 ) -> None:
-    client_ca = _ca("devices")
+    client_ca = make_ca("devices")
     ca_file = tmp_path / "client-ca.pem"
     ca_file.write_bytes(client_ca[0].public_bytes(serialization.Encoding.PEM))
-    rogue = _client_cert(_ca("rogue"), tmp_path / "rogue")  # not from the client CA
+    rogue = _client_cert(make_ca("rogue"), tmp_path / "rogue")  # not from the client CA
     server_ca = LocalCA.load_or_create(tmp_path / "tls", now=NOW)
     leaf = server_ca.serving_certificate(now=NOW, hosts=(HOST,))
     tls = TlsFiles(tmp_path / "envoy" / "sds", client_ca=ca_file)

@@ -20,11 +20,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from envoy_support import Upstream, make_gateway, run
 
 from tests._serve import loopback_socket, serving
-from tests.gateway.check._peer_support import BILLING, bundle_with_workload_policy
+from tests.gateway.check._peer_support import BILLING, bundle_with_workload_policy, make_ca
 from tests.gateway.check._support import CheckWorld, make_world
 from zerogate.clock import SystemClock
 from zerogate.gateway.check import create_app as create_check_app
@@ -48,23 +47,6 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-
-
-def _ca(name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(minutes=5))
-        .not_valid_after(NOW + timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
 
 
 def _svid(
@@ -142,12 +124,12 @@ async def _get(http: httpx.AsyncClient, envoy: EnvoyProcess, **headers: str) -> 
 def test_a_workload_certificate_is_the_principal_when_no_one_signed_in(
     tmp_path: Path, world: CheckWorld, check_url: str, upstream: Upstream, upstream_url: str
 ) -> None:
-    ca = _ca("workloads")
+    ca = make_ca("workloads")
     ca_file = tmp_path / "workload-ca.pem"
     ca_file.write_bytes(_pem(ca[0]))
     billing = _svid(ca, BILLING, tmp_path / "billing")
     intruder = _svid(ca, INTRUDER, tmp_path / "intruder")
-    rogue = _svid(_ca("rogue"), BILLING, tmp_path / "rogue")  # right name, wrong CA
+    rogue = _svid(make_ca("rogue"), BILLING, tmp_path / "rogue")  # right name, wrong CA
 
     async def scenario() -> None:
         async with gateway(tmp_path, check_url, upstream_url, ca_file) as (envoy, server_ca):
@@ -184,7 +166,7 @@ def test_a_workload_certificate_is_the_principal_when_no_one_signed_in(
 def test_a_person_over_mutual_tls_stays_the_person(
     tmp_path: Path, world: CheckWorld, check_url: str, upstream: Upstream, upstream_url: str
 ) -> None:
-    ca = _ca("workloads")
+    ca = make_ca("workloads")
     ca_file = tmp_path / "workload-ca.pem"
     ca_file.write_bytes(_pem(ca[0]))
     device = _svid(ca, "spiffe://example.test/device/laptop-7", tmp_path / "device")
@@ -207,7 +189,7 @@ def test_client_ca_settings_need_tls_and_an_existing_file(tmp_path: Path) -> Non
     from zerogate.config._settings import GatewaySettings
 
     bundle = tmp_path / "ca.pem"
-    bundle.write_bytes(_pem(_ca("workloads")[0]))
+    bundle.write_bytes(_pem(make_ca("workloads")[0]))
     assert GatewaySettings(client_ca=str(bundle)).problems() == []
     assert [k for k, _ in GatewaySettings(client_ca=str(bundle), tls="off").problems()] == [
         "client_ca"
