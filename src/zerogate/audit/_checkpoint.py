@@ -101,9 +101,12 @@ class CheckpointStore:
         size, path = paths[-1]
         return size, path.read_text(encoding="utf-8")
 
+    def path(self, size: int) -> Path:
+        return self.directory / f"{size:020d}{SUFFIX}"
+
     def save(self, size: int, note: str) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"{size:020d}{SUFFIX}"
+        path = self.path(size)
         write_durably(path, note.encode())
         return path
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from zerogate.audit._checkpoint import SUFFIX, write_durably
+from zerogate.audit._checkpoint import CheckpointStore, write_durably
 from zerogate.audit._cosignature import (
     CosignatureVerifier,
     CosignedCheckpoint,
@@ -27,23 +27,12 @@ from zerogate.audit._note import NoteVerifier
 WITNESSED_DIR = "witnessed"
 
 
-class WitnessedStore:
-    """The cosigned checkpoints of one audit directory, one file per size, written durably."""
+class WitnessedStore(CheckpointStore):
+    """The cosigned checkpoints of one audit directory, one file per size, written durably
+    (the log's own checkpoint files, with the witnesses' signature lines added)."""
 
     def __init__(self, audit_dir: Path) -> None:
-        self.directory = audit_dir / WITNESSED_DIR
-
-    def paths(self) -> list[tuple[int, Path]]:
-        if not self.directory.is_dir():
-            return []
-        found = []
-        for path in self.directory.glob(f"*{SUFFIX}"):
-            if path.stem.isdigit() and len(path.stem) == 20:
-                found.append((int(path.stem), path))
-        return sorted(found)
-
-    def path(self, size: int) -> Path:
-        return self.directory / f"{size:020d}{SUFFIX}"
+        super().__init__(audit_dir / WITNESSED_DIR)
 
     def add(self, size: int, note: str, lines: Sequence[str]) -> Path:
         """Append cosignature `lines` to the stored checkpoint of `size` (`note` if none yet)."""
@@ -55,12 +44,6 @@ class WitnessedStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         write_durably(path, (text + "\n" + "".join(merged)).encode())
         return path
-
-    def remove_below(self, size: int) -> None:
-        """Drop cosigned checkpoints older than the log's oldest kept one (after retention)."""
-        for found, path in self.paths():
-            if found < size:
-                path.unlink()
 
 
 @dataclass(frozen=True, slots=True)
