@@ -66,28 +66,17 @@ async def gateway_stats(
     """Envoy's TLS and local-decision counters from its admin API at `admin_url` (loopback),
     or None when it does not answer within `timeout_s` (starting, restarting, stuck)."""
     transport = httpx.AsyncHTTPTransport(retries=0)
-    request = httpx.Request(
-        "GET",
-        httpx.URL(admin_url + "/stats", params={"format": "json", "filter": _GATEWAY_FILTER}),
-        extensions={"timeout": httpx.Timeout(timeout_s).as_dict()},
-    )
     try:
-        response = await transport.handle_async_request(request)
-        try:
-            body = await response.aread()
-        finally:
-            await response.aclose()
-    except httpx.HTTPError:
-        return None
+        answer = await _call(
+            transport,
+            admin_url + "/stats",
+            {"format": "json", "filter": _GATEWAY_FILTER},
+            timeout_s=timeout_s,
+        )
     finally:
         await transport.aclose()
-    if response.status_code != 200:
-        return None
-    try:
-        items = orjson.loads(body).get("stats", [])
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return read_gateway_stats(items)
+    items = _stats_items(answer)
+    return None if items is None else read_gateway_stats(items)
 
 
 def read_gateway_stats(items: Iterable[object]) -> GatewayStats:
@@ -132,12 +121,8 @@ class EnvoyAdmin:
         when the admin API does not answer (Envoy starting or restarting)."""
         wanted = set(names)
         pattern = "^(" + "|".join(sorted(n.replace(".", r"\.") for n in wanted)) + ")$"
-        answer = await self._get("/stats", {"format": "json", "filter": pattern})
-        if answer is None or answer[0] != 200:
-            return None
-        try:
-            items = orjson.loads(answer[1]).get("stats", [])
-        except (orjson.JSONDecodeError, AttributeError):
+        items = _stats_items(await self._get("/stats", {"format": "json", "filter": pattern}))
+        if items is None:
             return None
         return {
             str(item["name"]): str(item.get("value", ""))
@@ -157,17 +142,42 @@ class EnvoyAdmin:
     async def _get(
         self, path: str, params: dict[str, str], *, method: str = "GET"
     ) -> tuple[int, bytes] | None:
-        request = httpx.Request(
-            method,
-            httpx.URL(self.url + path, params=params),
-            extensions={"timeout": httpx.Timeout(_TIMEOUT_S).as_dict()},
+        return await _call(
+            self._transport, self.url + path, params, method=method, timeout_s=_TIMEOUT_S
         )
+
+
+async def _call(
+    transport: httpx.AsyncHTTPTransport,
+    url: str,
+    params: dict[str, str],
+    *,
+    method: str = "GET",
+    timeout_s: float,
+) -> tuple[int, bytes] | None:
+    """One admin API call: (status, body), or None when Envoy does not answer in time."""
+    request = httpx.Request(
+        method,
+        httpx.URL(url, params=params),
+        extensions={"timeout": httpx.Timeout(timeout_s).as_dict()},
+    )
+    try:
+        response = await transport.handle_async_request(request)
         try:
-            response = await self._transport.handle_async_request(request)
-            try:
-                body = await response.aread()
-            finally:
-                await response.aclose()
-        except httpx.HTTPError:
-            return None
-        return response.status_code, body
+            body = await response.aread()
+        finally:
+            await response.aclose()
+    except httpx.HTTPError:
+        return None
+    return response.status_code, body
+
+
+def _stats_items(answer: tuple[int, bytes] | None) -> list[object] | None:
+    """The `stats` list of a `/stats?format=json` answer, or None for no or a bad answer."""
+    if answer is None or answer[0] != 200:
+        return None
+    try:
+        items = orjson.loads(answer[1]).get("stats", [])
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return items if isinstance(items, list) else None
