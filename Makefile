@@ -10,6 +10,11 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	# xds-protos ships an old copy of the OpenTelemetry protos over opentelemetry-proto's files
+	# (which one wins depends on install order); put opentelemetry-proto's own back.
+	$(BIN)/python -m pip install -q --no-deps --force-reinstall \
+		"opentelemetry-proto==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"
+	$(BIN)/python -c 'from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope'
 	rm -f $(VENV)/.stamp-* && touch $@
 
 ## up: run Zerogate with embedded defaults (SQLite, example policies) and print where it listens.

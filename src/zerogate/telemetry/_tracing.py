@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -41,6 +40,10 @@ def tracer_provider(settings: TelemetrySettings) -> TracerProvider | None:
         resource=resource,
         shutdown_on_exit=False,  # the caller shuts it down, flushing the last spans
     )
+    # Imported only when tracing is on: the exporter needs opentelemetry-proto, whose files
+    # another package (xds-protos) can overwrite with an old copy (see the Makefile).
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
     exporter = OTLPSpanExporter(
         endpoint=settings.otlp_endpoint, insecure=True, timeout=EXPORT_TIMEOUT_S
     )
