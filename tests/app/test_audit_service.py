@@ -218,3 +218,24 @@ def test_the_change_feed_is_audited_once_and_resumes_after_a_restart(tmp_path: P
     assert revoked.attrs["event_seq"] == "1"
     assert (activated.principal, activated.policy_revision) == ("ops", "cd" * 32)
     assert cursor.read_text().strip() == "5"
+
+
+def test_token_requests_become_token_entries_naming_the_client() -> None:
+    issued = security_entry(
+        SecurityEvent(
+            SecurityEventKind.TOKEN,
+            True,
+            ("refresh_token",),
+            "127.0.0.1",
+            user_id="usr_1",
+            username="ada",
+            client_id="web-app",
+        )
+    )
+    assert (issued.kind, issued.decision, issued.action) == (
+        EventKind.TOKEN,
+        Outcome.SUCCESS,
+        "token",
+    )
+    assert (issued.principal, issued.resource) == ('User::"ada"', 'Client::"web-app"')
+    assert issued.attrs["methods"] == "refresh_token"

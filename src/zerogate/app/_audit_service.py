@@ -163,17 +163,26 @@ class SecurityAuditor:
         await self._audit.append(security_entry(event))
 
 
+_SECURITY_KINDS = {
+    SecurityEventKind.LOGIN: (EventKind.LOGIN, "sign_in"),
+    SecurityEventKind.MFA: (EventKind.MFA, "second_factor"),
+    SecurityEventKind.TOKEN: (EventKind.TOKEN, "token"),
+}
+
+
 def security_entry(event: SecurityEvent) -> AuditEntry:
-    attrs = {"ip": event.ip, "methods": " ".join(event.methods)}
+    attrs = {"ip": event.ip, "methods": " ".join(event.methods), "client_id": event.client_id}
     if event.user_id:
         attrs["user_id"] = event.user_id
     if event.step_up:
         attrs["step_up"] = "true"
+    kind, action = _SECURITY_KINDS[event.kind]
     return AuditEntry(
-        kind=EventKind.LOGIN if event.kind is SecurityEventKind.LOGIN else EventKind.MFA,
+        kind=kind,
         decision=Outcome.SUCCESS if event.ok else Outcome.FAILURE,
         principal=f'User::"{event.username}"' if event.username else "",
-        action="sign_in" if event.kind is SecurityEventKind.LOGIN else "second_factor",
+        resource=f'Client::"{event.client_id}"' if event.client_id else "",
+        action=action,
         reason=event.reason,
         attrs={k: v for k, v in attrs.items() if v},
     )

@@ -88,7 +88,8 @@ def create_app(
     addresses of their domains there (docs/federation.md). With `passkeys` (RP ID = the host of `public_url`, expected origin = `public_url`), the pages
     offer passkey sign-in, passkeys as a second factor, and passkey registration and removal
     on the account page. `security_events` is told of every sign-in and second-factor attempt
-    and awaited (the audit log): if it raises, the attempt gets an error, not a session.
+    and every token request, and awaited (the audit log): if it raises, the attempt gets an
+    error, not a session or tokens.
     `on_token` is told of every token endpoint request and how it ended (the metrics).
     """
     conf = config or LoginConfig()
@@ -107,7 +108,13 @@ def create_app(
     oidc_routes = None
     if oidc is not None:
         oidc_routes = OIDCRoutes(
-            oidc, sessions, clock=clock, public_url=origin, error_page=error_page, on_token=on_token
+            oidc,
+            sessions,
+            clock=clock,
+            public_url=origin,
+            error_page=error_page,
+            on_token=on_token,
+            security_events=security_events,
         )
     web_passkeys = None
     if passkeys is not None:

@@ -7,9 +7,11 @@ bytes, reads the session cookie, and sends the browser to the login pages when a
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 import httpx
 import orjson
@@ -44,9 +46,12 @@ from zerogate.identity.oidc import (
     OIDCRequest,
     OIDCResponse,
 )
+from zerogate.idp._security import SecurityEvents, token_event
+from zerogate.idp._site import client_ip
 
 MAX_FORM_BYTES = 64 * 1024
 JWKS_MAX_AGE_S = 300  # well under the key ring's publish delay (1 h): new keys are seen in time
+
 log = logging.getLogger("zerogate.idp.oidc")
 
 # What to do with a consent request, given the provider's ConsentRequired; the login UI renders it.
@@ -79,6 +84,7 @@ class OIDCRoutes:
         step_up_path: str = "/login/mfa",
         backchannel_timeout_s: float = 5.0,
         on_token: TokenRequests | None = None,
+        security_events: SecurityEvents | None = None,
     ) -> None:
         self.provider = provider
         self.sessions = sessions
@@ -91,6 +97,7 @@ class OIDCRoutes:
         self.step_up_path = step_up_path
         self.backchannel_timeout_s = backchannel_timeout_s
         self.on_token = on_token
+        self.security_events = security_events  # each token request, awaited (the audit log)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[Route]:
@@ -190,19 +197,34 @@ class OIDCRoutes:
     # Back-channel endpoints
 
     async def token(self, request: Request) -> Response:
-        if self.on_token is None:
+        if self.on_token is None and self.security_events is None:
             return await self._backchannel(request, self.provider.token)
         req = await self.translate(request)
         if req is None:
-            self._told(self.on_token, "", 413, b"")
+            if self.on_token is not None:
+                self._told(self.on_token, "", 413, b"")
             return _too_large()
         grant = next((v for k, v in req.form if k == "grant_type"), "")
         try:
             outcome = await self.provider.token(req, now=self.clock.now())
         except Exception:
-            self._told(self.on_token, grant, 500, b"")
+            if self.on_token is not None:
+                self._told(self.on_token, grant, 500, b"")
             raise
-        self._told(self.on_token, grant, outcome.status, outcome.body)
+        if self.on_token is not None:
+            self._told(self.on_token, grant, outcome.status, outcome.body)
+        if self.security_events is not None:
+            # Recorded before the tokens leave: tokens that cannot be audited are not handed out.
+            form_client = next((v for k, v in req.form if k == "client_id"), "")
+            await self.security_events(
+                token_event(
+                    grant,
+                    outcome.status,
+                    outcome.body,
+                    client_id=form_client or _basic_client(request),
+                    ip=client_ip(request),
+                )
+            )
         return _response(outcome)
 
     @staticmethod
@@ -322,3 +344,15 @@ def _json(body: object, *, status: int = 200, max_age: int | None = None) -> Res
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
     )
+
+
+def _basic_client(request: Request) -> str:
+    """The client id of HTTP Basic client authentication (RFC 6749 §2.3.1), or ""."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return unquote_plus(decoded.partition(":")[0])[:256]
