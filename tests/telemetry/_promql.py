@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from zerogate.audit import AuditStats
+from zerogate.audit import AuditStats, WitnessingStats
 from zerogate.gateway.envoy import GatewayStats
 from zerogate.policy import CacheStats
 from zerogate.telemetry import Metrics
@@ -154,6 +154,7 @@ def exported_names() -> set[str]:
     metrics.watch_gateway(envoy)
     metrics.watch_audit(_Audit())
     metrics.watch_policy(lambda: "a" * 64)
+    metrics.watch_witnessing(WitnessingStats)
     asyncio.run(metrics.refresh())
     return {
         family.name + suffix

@@ -19,7 +19,7 @@ from tests.policy._org import EXAMPLES
 from tests.telemetry.test_metrics import scrape, value
 from zerogate.app import free_port
 from zerogate.app._denials import enforce_denials
-from zerogate.audit import AuditLog, EventKind, NoteSigner, Outcome
+from zerogate.audit import AuditLog, EventKind, NoteSigner, Outcome, WitnessingStats
 from zerogate.clock import FixedClock, SystemClock
 from zerogate.control import (
     TOPIC_ENTITY_CHANGED,
@@ -99,6 +99,20 @@ def test_audit_metrics_count_durable_entries_by_kind_drops_and_the_spool(tmp_pat
 
 
 # Policy rollout errors and the active revision.
+
+
+def test_witness_submissions_are_exported_by_result_with_the_witnessed_size() -> None:
+    metrics = Metrics()
+    stats: WitnessingStats | None = None
+    metrics.watch_witnessing(lambda: stats)
+    name = "zerogate_audit_witness_submissions_total"
+    assert (name, frozenset({("result", "cosigned")})) not in scrape(metrics)  # none yet
+    stats = WitnessingStats(cosigned=3, conflicts=1, failures=2, refusals=1, witnessed_size=42)
+    samples = scrape(metrics)
+    assert [
+        value(samples, name, result=r) for r in ("cosigned", "conflict", "failed", "refused")
+    ] == [3, 1, 2, 1]
+    assert value(samples, "zerogate_audit_witnessed_size") == 42
 
 
 def test_policy_rollout_errors_are_counted_by_reason_and_the_revision_follows(

@@ -80,7 +80,9 @@ async def _main(settings: Settings, out: TextIO, source: SettingsSource | None =
             # Every decision and security event, tamper-evident (docs/audit.md).
             audit = await stack.enter_async_context(audit_service(settings, clock=clock))
             # Checkpoints cosigned by [audit] witnesses, off the log host (LOG-25).
-            await stack.enter_async_context(witnessing(settings, audit))
+            witnessed = await stack.enter_async_context(witnessing(settings, audit))
+            if witnessed is not None:
+                process_metrics().watch_witnessing(lambda: witnessed.stats)
             process_metrics().watch_audit(audit)  # telemetry completeness (docs/telemetry.md)
             changes = asyncio.create_task(
                 audit_changes(svc.bus, audit, settings.data_dir / AUDIT_CURSOR_FILE)

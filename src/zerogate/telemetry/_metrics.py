@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import Collector
 
-from zerogate.audit import AuditStats
+from zerogate.audit import AuditStats, WitnessingStats
 from zerogate.gateway.envoy import GatewayStats
 from zerogate.policy import CacheStats
 from zerogate.telemetry._cache import DecisionCacheCollector
@@ -119,6 +119,31 @@ AUDIT_FAMILIES: tuple[Family[AuditCounts], ...] = (
         "gauge",
         (),
         lambda a: [((), a.spooled)],
+    ),
+)
+
+# The audit log's witnesses (`zerogate.audit.WitnessingStats`): submissions by how they ended,
+# and how far a quorum has cosigned. A refusal is a witness saying the log forked (LOG-22).
+WITNESS_FAMILIES: tuple[Family[WitnessingStats], ...] = (
+    Family(
+        "zerogate_audit_witness_submissions",
+        "Checkpoints sent to witnesses, by result: cosigned, conflict (size mismatch, resent), "
+        "failed (no answer), refused (the witness saw an inconsistent log).",
+        "counter",
+        ("result",),
+        lambda w: [
+            (("cosigned",), w.cosigned),
+            (("conflict",), w.conflicts),
+            (("failed",), w.failures),
+            (("refused",), w.refusals),
+        ],
+    ),
+    Family(
+        "zerogate_audit_witnessed_size",
+        "The largest checkpoint a quorum of witnesses has cosigned (-1: none yet).",
+        "gauge",
+        (),
+        lambda w: [((), w.witnessed_size)],
     ),
 )
 
@@ -256,6 +281,10 @@ class Metrics:
     def watch_audit(self, audit: AuditCounts) -> None:
         """Export an open audit log's counts (`AuditLog.stats`, `spooled`) at every scrape."""
         self._watch("audit", SnapshotCollector(AUDIT_FAMILIES, lambda: audit))
+
+    def watch_witnessing(self, stats: Callable[[], WitnessingStats | None]) -> None:
+        """Export the audit log's witness submissions (`Witnessing.stats`) at every scrape."""
+        self._watch("witness", SnapshotCollector(WITNESS_FAMILIES, stats))
 
     def watch_policy(self, revision: Callable[[], str | None]) -> None:
         """Export the bundle hash `revision()` returns (the PDP's `bundle_hash`) at every scrape."""
