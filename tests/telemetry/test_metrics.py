@@ -10,10 +10,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from tests.gateway.check._support import CheckWorld, make_world, request
+from zerogate._types import DecisionID, PolicyID
 from zerogate.gateway.check import CheckRecord, Verdict
 from zerogate.policy import CacheStats
 from zerogate.store import Store, open_store
-from zerogate.telemetry import MAX_ROUTES, CheckMetrics, Metrics, metrics_app
+from zerogate.telemetry import MAX_POLICIES, MAX_ROUTES, CheckMetrics, Metrics, metrics_app
 
 
 @pytest.fixture
@@ -66,6 +67,11 @@ def test_check_metrics_counts_real_checks_by_route_verdict_and_reason(world: Che
     assert value(samples, duration, route="wiki-web", verdict="allow") == 2
     assert value(samples, "zerogate_check_pdp_decisions_total", cached="true") == 1
     assert value(samples, "zerogate_check_pdp_decisions_total", cached="false") == 1
+    # The permit behind both allows, by route and verdict: the deny ratio by policy's source.
+    permits = {rec.policy_ids for rec in world.records if rec.verdict is Verdict.ALLOW}
+    [[permit]] = permits
+    policy_decisions = "zerogate_check_policy_decisions_total"
+    assert value(samples, policy_decisions, policy=permit, route="wiki-web", verdict="allow") == 2
     # no credentials at all is not a failed authentication
     assert value(samples, "zerogate_authentications_total", result="success") == 2
     assert value(samples, "zerogate_authentications_total", result="failure") == 0
@@ -173,3 +179,44 @@ def test_metrics_app_answers_get_only() -> None:
     with TestClient(metrics_app(Metrics())) as client:
         assert client.post("/metrics").status_code == 405
         assert client.get("/elsewhere").status_code == 404
+
+
+def test_policy_labels_are_bounded_like_routes() -> None:
+    metrics = Metrics()
+    record = CheckMetrics(metrics)
+    base = CheckRecord(
+        decision_id=DecisionID("d"),
+        verdict=Verdict.DENY,
+        reason="forbidden",
+        status=403,
+        route="wiki-web",
+        action="GET",
+        principal=None,
+        session_id=None,
+        client_ip=None,
+        request_id=None,
+        traceparent=None,
+        policy_ids=(),
+        bundle_hash=None,
+        cached=False,
+        latency_s=0.001,
+    )
+    for n in range(MAX_POLICIES + 5):
+        record(replace(base, policy_ids=(PolicyID(f"forbid-{n}"),)))
+    samples = scrape(metrics)
+    names = {
+        dict(labels)["policy"]
+        for (name, labels) in samples
+        if name == "zerogate_check_policy_decisions_total"
+    }
+    assert len(names) == MAX_POLICIES + 1  # and `other`
+    assert (
+        value(
+            samples,
+            "zerogate_check_policy_decisions_total",
+            policy="other",
+            route="wiki-web",
+            verdict="deny",
+        )
+        == 5
+    )

@@ -7,7 +7,7 @@
 from zerogate.telemetry._cache import DecisionCacheCollector
 from zerogate.telemetry._check import CheckMetrics
 from zerogate.telemetry._exposition import METRICS_PATH, metrics_app
-from zerogate.telemetry._labels import MAX_ROUTES, REASONS
+from zerogate.telemetry._labels import MAX_POLICIES, MAX_ROUTES, REASONS
 from zerogate.telemetry._metrics import LATENCY_BUCKETS, Metrics
 from zerogate.telemetry._process import process_metrics
 from zerogate.telemetry._revocation import RevocationTimer
@@ -15,6 +15,7 @@ from zerogate.telemetry._tracing import configure_tracing, gateway_tracing, trac
 
 __all__ = [
     "LATENCY_BUCKETS",
+    "MAX_POLICIES",
     "MAX_ROUTES",
     "METRICS_PATH",
     "REASONS",

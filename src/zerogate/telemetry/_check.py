@@ -28,6 +28,8 @@ class CheckMetrics:
         m.check_duration.labels(route, verdict).observe(record.latency_s)
         if record.bundle_hash is not None:  # the PDP was asked
             m.check_pdp_decisions.labels("true" if record.cached else "false").inc()
+        for policy in record.policy_ids:
+            m.check_policy_decisions.labels(m.policies(policy), route, verdict).inc()
         if record.principal is not None:
             m.authentications.labels("success").inc()
         elif (

@@ -13,6 +13,7 @@ from zerogate.identity import SessionFailure
 OTHER = "other"  # any value outside a label's known set
 NO_ROUTE = "none"  # the proxy named no route (the check refuses those)
 MAX_ROUTES = 256  # distinct route ids kept as labels per process; later ones count as `other`
+MAX_POLICIES = 256  # the same for policy ids
 
 VERDICTS = tuple(v.value for v in Verdict)
 
@@ -138,8 +139,9 @@ def kind_label(kind: str) -> str:
     return kind if kind in AUDIT_KINDS else OTHER
 
 
-class RouteLabels:
-    """Maps route ids to label values: the first `limit` well-formed ids as they are, then `other`."""
+class BoundedLabels:
+    """Maps ids (routes, policies) to label values: the first `limit` well-formed ids as they
+    are, then `other`, so an operator's naming can never grow a metric without bound."""
 
     def __init__(self, limit: int = MAX_ROUTES) -> None:
         self._limit = limit

@@ -20,11 +20,13 @@ from zerogate.telemetry._cache import DecisionCacheCollector
 from zerogate.telemetry._collect import AsyncSnapshot, Family, SnapshotCollector
 from zerogate.telemetry._labels import (
     AUDIT_KINDS,
+    MAX_POLICIES,
+    MAX_ROUTES,
     REVISION_CHARS,
     REVOCATION_WHERE,
     ROLLOUT_REASONS,
     TLS_REASONS,
-    RouteLabels,
+    BoundedLabels,
     grant_label,
     kind_label,
     rollout_label,
@@ -173,7 +175,8 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        self.routes = RouteLabels()
+        self.routes = BoundedLabels(MAX_ROUTES)
+        self.policies = BoundedLabels(MAX_POLICIES)
         reg = self.registry
         self._watched: dict[str, Collector] = {}
         self._watch_lock = threading.Lock()
@@ -191,6 +194,14 @@ class Metrics:
             ["route", "verdict"],
             namespace=NAMESPACE,
             buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.check_policy_decisions = Counter(
+            "check_policy_decisions",
+            "Checks by a policy that determined them (the permits of an allow, the forbids of a "
+            "deny), by route and verdict: the deny ratio by policy.",
+            ["policy", "route", "verdict"],
+            namespace=NAMESPACE,
             registry=reg,
         )
         self.check_pdp_decisions = Counter(
