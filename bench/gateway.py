@@ -20,7 +20,8 @@ rows interleaved round-robin so each sees the same noise):
       examples/policies with its `DecisionCache`, `Sessions`/`Directory` on SQLite, a 1 s
       `SessionCache`, following the change feed) on uvicorn+uvloop+httptools in its own process.
       wrk sends a session cookie of `emma` (group `employees`): every request is an allow
-      served from the session cache and the decision cache.
+      served from the session cache and the decision cache. As in `zerogate up`, every
+      decision is counted in the metrics and written to a durable audit log (group commit).
 - C-grpc  as C, with Envoy's ext_authz in gRPC mode (`Gateway(check_protocol="grpc")`, an
       HTTP/2 authz cluster) asking the same check process's gRPC face (grpcio's asyncio server,
       `start_grpc_check_server`) instead of its HTTP face: issue 4's "measure both" row.

@@ -86,3 +86,24 @@ async def test_closing_right_after_a_submit_writes_it_and_returns(
     await asyncio.wait_for(log.close(), timeout=30)
     assert await written == 0
     assert [r.seq for r in read_records(tmp_path)] == [0]
+
+
+@pytest.mark.parametrize(("delay", "batches"), [(0.0, 2), (5.0, 1)])
+@synced
+async def test_a_small_batch_waits_the_commit_delay_for_company(
+    tmp_path: Path, signer: NoteSigner, delay: float, batches: int
+) -> None:
+    """Without a delay the writer takes the first entry alone as soon as it runs; with one, the
+    entries that arrive meanwhile share its fsync (a full spool or a close never waits)."""
+    async with AuditLog.open(
+        tmp_path, signer=signer, origin=ORIGIN, checkpoint_interval_s=0, commit_delay_s=delay
+    ) as log:
+        first = log.submit(entry(0))
+        for _ in range(3):
+            await asyncio.sleep(0)  # the writer wakes up
+        second = log.submit(entry(1))
+        if delay:
+            assert not first.done()
+            await log.close()  # a close cuts the wait short
+        assert await asyncio.gather(first, second) == [0, 1]
+        assert log.stats.batches == batches
