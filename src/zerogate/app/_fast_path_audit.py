@@ -1,6 +1,7 @@
 """The audit of what Envoy decides by itself (docs/audit.md "The fast path").
 
 GETs let through on a decision token never reach the check. Envoy writes a JSON line for each
+token it turns away from the deny list, and with `[audit] fast_path = "all"` for each such GET
 (`zerogate.gateway.envoy.FastPathLine`); `FastPathAudit` reads the file as it grows, turns
 every line into a decision entry that names the check's decision the token was minted on, and
 keeps the file small: past `max_bytes` it renames the file, asks Envoy to reopen its logs (it
@@ -20,7 +21,6 @@ from pathlib import Path
 from zerogate.app._audit_service import trace_id_of
 from zerogate.audit import AuditEntry, AuditLog, EventKind, Outcome
 from zerogate.gateway.envoy import EnvoyProcess, FastPathLine
-from zerogate.tokens import DECISION_AUDIENCE_PREFIX
 
 log = logging.getLogger("zerogate.app")
 
@@ -31,20 +31,17 @@ _READ_BYTES = 1024 * 1024
 REVOKED_REASON = "the decision token was on the deny list; the browser was sent to the check"
 
 
-def fast_path_entry(line: FastPathLine) -> AuditEntry:
-    """One request Envoy decided on a decision token, as an audit entry."""
-    resource_id = line.audience.removeprefix(DECISION_AUDIENCE_PREFIX)
+def fast_path_entry(line: FastPathLine, resource_id: str = "") -> AuditEntry:
+    """One request Envoy decided on a decision token, as an audit entry (`resource_id`: the
+    Cedar route id of its Zerogate route)."""
     attrs = {
         "decided_by": "envoy",  # on a token the check minted: `decision_id` is that decision
         "status": str(line.status),
-        "route": line.route.removesuffix(".get"),
+        "route": line.route_name,
         "ip": line.ip,
         "request_id": line.request_id[:128],
         "session": line.session_id[:16],
-        "time": line.time,
     }
-    if line.duration_ms is not None:
-        attrs["duration_ms"] = str(line.duration_ms)
     return AuditEntry(
         kind=EventKind.DECISION,
         decision=Outcome.DENY if line.revoked else Outcome.ALLOW,
@@ -89,6 +86,13 @@ class FastPathAudit:
                 await self._rotate()
             await asyncio.sleep(self._poll_s)
 
+    def _resource_of(self, route_name: str) -> str:
+        """The Cedar route id of a Zerogate route, as Envoy runs it now (routes change live)."""
+        for route in self._envoy.gateway.routes:
+            if route.name == route_name:
+                return route.resource_id or ""
+        return ""
+
     @property
     def _rotated(self) -> Path:
         return self._path.with_name(self._path.name + ".1")
@@ -120,7 +124,7 @@ class FastPathAudit:
             self.skipped += 1
             log.warning("fast-path access log: skipped a line that is not ours")
             return
-        await self._audit.append(fast_path_entry(line))
+        await self._audit.append(fast_path_entry(line, self._resource_of(line.route_name)))
         self.recorded += 1
 
     async def _rotate(self) -> None:

@@ -175,7 +175,13 @@ async def gateway_service(
             concurrency=conf.concurrency,
             check_protocol=conf.check_protocol,
             tls=tls,
-            local_decisions=_local_decisions(tokens, idp_url, keys_url, fast_path_log),
+            local_decisions=_local_decisions(
+                tokens,
+                idp_url,
+                keys_url,
+                fast_path_log,
+                log_allows=settings.audit.fast_path == "all",
+            ),
             tracing=gateway_tracing(settings.telemetry),  # docs/telemetry.md "Tracing"
         )
         envoy = EnvoyProcess(gateway, workdir=workdir)
@@ -228,7 +234,12 @@ def _decision_tokens(settings: Settings, keys: StoreKeyRing, idp_url: str) -> De
 
 
 def _local_decisions(
-    tokens: DecisionTokens | None, idp_url: str, keys_url: str, access_log: Path | None
+    tokens: DecisionTokens | None,
+    idp_url: str,
+    keys_url: str,
+    access_log: Path | None,
+    *,
+    log_allows: bool,
 ) -> LocalDecisions | None:
     if tokens is None:
         return None
@@ -238,6 +249,7 @@ def _local_decisions(
         jwks_url=keys_url,
         clock_skew_s=LOCAL_CLOCK_SKEW_S,
         access_log=str(access_log.absolute()) if access_log is not None else "",
+        access_log_allows=log_allows,
     )
 
 

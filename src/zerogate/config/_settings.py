@@ -173,6 +173,9 @@ class AuditSettings:
     max_pending: int = 10_000  # appends waiting for the disk; more wait (back-pressure)
     mask: tuple[str, ...] = ()  # fields stored as "[masked]": principal, reason, attrs.ip, ...
     hash: tuple[str, ...] = ()  # fields stored as a SHA-256 pseudonym
+    # GETs Envoy decides on a decision token: "denies" records the tokens it turns away from
+    # the deny list; "all" also each GET it lets through (costs Envoy and us CPU per request).
+    fast_path: str = "denies"
     # Witnesses that cosign every checkpoint off the log host (LOG-25), and how many must.
     witnesses: tuple[AuditWitnessSettings, ...] = ()
     witness_quorum: int = 0  # 0: all of them
@@ -197,6 +200,8 @@ class AuditSettings:
             found.append(("segment_bytes", "between 4096 and 1073741824"))
         if not 1 <= self.max_pending <= 1_000_000:
             found.append(("max_pending", "between 1 and 1000000"))
+        if self.fast_path not in ("denies", "all"):
+            found.append(("fast_path", '"denies" (the default) or "all"'))
         for key, names in (("mask", self.mask), ("hash", self.hash)):
             for name in names:
                 if name not in _AUDIT_MASKABLE and not _AUDIT_ATTR.fullmatch(name):

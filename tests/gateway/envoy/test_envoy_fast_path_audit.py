@@ -38,13 +38,15 @@ from zerogate.gateway.envoy import (
 __all__ = ["services", "world"]  # fixtures, imported for pytest
 
 
-def logging_gateway(services: tuple[str, str], upstream_url: str, log: Path) -> Gateway:
+def logging_gateway(
+    services: tuple[str, str], upstream_url: str, log: Path, *, allows: bool = True
+) -> Gateway:
     plain = gateway_for(services, upstream_url)
     local = plain.local_decisions
     assert local is not None
     return dataclasses.replace(
         plain,
-        local_decisions=dataclasses.replace(local, access_log=str(log)),
+        local_decisions=dataclasses.replace(local, access_log=str(log), access_log_allows=allows),
     )
 
 
@@ -101,7 +103,7 @@ def test_envoy_writes_a_line_for_each_token_decided_get_and_none_for_checked_req
             raw = lines[0].decode()
             assert "hunter2" not in raw  # no query string
             assert token[:20] not in raw  # no token
-            entry = fast_path_entry(line)
+            entry = fast_path_entry(line, WIKI)
             assert (entry.kind, entry.decision) == (EventKind.DECISION, Outcome.ALLOW)
             assert entry.resource == f'Route::"{WIKI}"'
             assert entry.principal == 'User::"alice"'
@@ -158,6 +160,40 @@ def test_the_follower_records_allows_and_deny_list_hits_and_rotates_the_file(
     run(scenario())
 
 
+def test_by_default_only_the_tokens_envoy_turns_away_are_logged(
+    world: CheckWorld,
+    services: tuple[str, str],
+    upstream: Upstream,
+    upstream_url: str,
+    tmp_path: Path,
+) -> None:
+    """`[audit] fast_path = "denies"`: a GET allowed on a token reuses a decision already in
+    the log and writes nothing; a token on the deny list is Envoy's own deny and is logged."""
+    alice = world.add_user("alice", "engineering")
+    session = world.sign_in(alice)
+    log = tmp_path / "fast-path.log"
+    gateway = logging_gateway(services, upstream_url, log, allows=False)
+
+    async def scenario() -> None:
+        async with (
+            EnvoyProcess(gateway, workdir=tmp_path / "envoy") as envoy,
+            client(envoy) as http,
+        ):
+            token, cookies = await on_the_fast_path(http, world, session)
+            for _ in range(3):
+                ok = await http.get("/page", headers={**BROWSER, "cookie": cookies})
+                assert ok.status_code == 200
+            await envoy.deny(Denials(sessions=frozenset({claims_of(token)["sid"]})))
+            turned = await http.get("/page", headers={**BROWSER, "cookie": cookies})
+            assert turned.status_code == 307
+            await until(lambda: bool(_lines(log)), "the deny-list hit's line")
+            await asyncio.sleep(1.0)  # two flush intervals: any allow's line would be there
+        lines = [FastPathLine.parse(raw) for raw in _lines(log)]
+        assert [(line.status, line.user) for line in lines if line is not None] == [(307, "alice")]
+
+    run(scenario())
+
+
 def test_the_access_log_only_matches_requests_jwt_authn_verified() -> None:
     """The filter keys on the same verified-token metadata that lets ext_authz be skipped."""
     gateway = Gateway(
@@ -170,6 +206,16 @@ def test_the_access_log_only_matches_requests_jwt_authn_verified() -> None:
         ),
     )
     hcm = build_listener(gateway)["filter_chains"][0]["filters"][0]["typed_config"]
+    [access_log] = hcm["access_log"]
+    # By default only Envoy's own denies: a verified token AND the deny list's 307.
+    verified, turned_away = access_log["filter"]["and_filter"]["filters"]
+    assert turned_away["status_code_filter"]["comparison"]["value"]["default_value"] == 307
+    assert verified["metadata_filter"]["matcher"]["filter"] == "envoy.filters.http.jwt_authn"
+    every = dataclasses.replace(
+        gateway,
+        local_decisions=dataclasses.replace(gateway.local_decisions, access_log_allows=True),  # type: ignore[arg-type]
+    )
+    hcm = build_listener(every)["filter_chains"][0]["filters"][0]["typed_config"]
     [access_log] = hcm["access_log"]
     matcher = access_log["filter"]["metadata_filter"]["matcher"]
     assert matcher["filter"] == "envoy.filters.http.jwt_authn"
@@ -184,9 +230,9 @@ def test_a_line_that_is_not_ours_is_skipped() -> None:
     assert FastPathLine.parse(b"not json") is None
     assert FastPathLine.parse(b"[1, 2]") is None
     assert FastPathLine.parse(b'{"status": "abc"}') is None
-    dashes = FastPathLine.parse(b'{"status": "200", "did": "-", "duration_ms": "-"}')
+    dashes = FastPathLine.parse(b'{"status": "200", "did": "-", "user": "-"}')
     assert dashes is not None
-    assert (dashes.decision_id, dashes.duration_ms) == ("", None)
+    assert (dashes.decision_id, dashes.user) == ("", "")
 
 
 _TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

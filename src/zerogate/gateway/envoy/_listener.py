@@ -141,7 +141,10 @@ def build_connection_manager(
     if gateway.local_decisions is not None:
         hcm["local_reply_config"] = {"mappers": [retry_without_token()]}
         if gateway.local_decisions.access_log:  # what Envoy decides alone, for the audit
-            hcm["access_log"] = [fast_path_access_log(gateway.local_decisions.access_log)]
+            local = gateway.local_decisions
+            hcm["access_log"] = [
+                fast_path_access_log(local.access_log, allows=local.access_log_allows)
+            ]
     if rds is None:
         hcm["route_config"] = build_route_config(gateway, denials)
     else:

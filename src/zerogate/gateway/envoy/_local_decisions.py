@@ -75,6 +75,7 @@ class LocalDecisions:
     # Where Envoy writes a JSON line for each request it decided on a token (for the audit log;
     # `zerogate.gateway.envoy.FastPathLine`); empty: not written.
     access_log: str = ""
+    access_log_allows: bool = False  # also each GET let through (not only deny-list hits)
 
     def problems(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
