@@ -30,7 +30,10 @@ from _servers import (
     wait_until_serving,
 )
 from zerogate.app import enforce_denials, free_port
+from zerogate.app._fast_path_audit import FastPathAudit
+from zerogate.app._gateway_service import FAST_PATH_LOG
 from zerogate.app.admin import record_session_change
+from zerogate.audit import AuditLog
 from zerogate.clock import SystemClock
 from zerogate.control import open_bus
 from zerogate.gateway.check import DecisionTokens
@@ -101,6 +104,7 @@ def _gateway(
     public: bool,
     check_protocol: str = "http",
     local: bool = False,
+    access_log: Path | None = None,
 ) -> Gateway:
     route = Route(
         "wiki",
@@ -117,7 +121,9 @@ def _gateway(
         concurrency=1,
         check_protocol=check_protocol,
         local_decisions=LocalDecisions(
-            issuer=ISSUER, jwks_url=f"http://127.0.0.1:{authz_port}/jwks.json"
+            issuer=ISSUER,
+            jwks_url=f"http://127.0.0.1:{authz_port}/jwks.json",
+            access_log=str(access_log) if access_log is not None else "",
         )
         if local
         else None,
@@ -185,7 +191,15 @@ async def fleet(scratch: Path, wrk: str, nginx_bin: str) -> AsyncIterator[Fleet]
             "Cg": _gateway(
                 free_port(), ports["Cg"], ports["nginx"], public=False, check_protocol="grpc"
             ),
-            "L": _gateway(free_port(), ports["L"], ports["nginx"], public=False, local=True),
+            # As `zerogate up`: Envoy logs what it decides alone, for the audit log.
+            "L": _gateway(
+                free_port(),
+                ports["L"],
+                ports["nginx"],
+                public=False,
+                local=True,
+                access_log=scratch / FAST_PATH_LOG,
+            ),
         }
         for key, gateway in gateways.items():
             envoy = EnvoyProcess(gateway, workdir=scratch / f"envoy-{key}")
@@ -275,6 +289,11 @@ async def fleet(scratch: Path, wrk: str, nginx_bin: str) -> AsyncIterator[Fleet]
         )
         follower = asyncio.create_task(denials)
         stack.push_async_callback(_cancel, follower)
+        # ... and audits those lines from this process, as `zerogate up` does (the fast path's
+        # audit costs CPU here, on the same two cores as Envoy).
+        audit = await stack.enter_async_context(AuditLog.open(scratch / "audit-fast-path"))
+        fast_path = FastPathAudit(scratch / FAST_PATH_LOG, world.envoys["L"], audit)
+        stack.push_async_callback(_cancel, asyncio.create_task(fast_path.run()))
         yield world
 
 
