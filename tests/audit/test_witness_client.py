@@ -4,10 +4,8 @@ alarms with back-off, answers by the wrong key, quorum, and the witness's HTTP a
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import shutil
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +15,7 @@ import httpx
 import pytest
 
 from tests.audit._support import ORIGIN, build_log, clock, entry
+from tests.audit.test_log import synced
 from zerogate.app import free_port
 from zerogate.app._witnessing import witness_app
 from zerogate.audit import (
@@ -36,16 +35,6 @@ from zerogate.audit import (
 from zerogate.clock import FixedClock
 
 W1 = "witness.test/w1"
-
-
-def synced(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on a fresh event loop (the suite has no async test plugin)."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 @pytest.fixture

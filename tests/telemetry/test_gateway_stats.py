@@ -11,15 +11,13 @@ import json
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
@@ -28,7 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route as HTTPRoute
 
 from tests._serve import loopback_socket, serving
-from tests.gateway.check._peer_support import make_ca
+from tests.gateway.check._peer_support import make_ca, make_svid
 from tests.gateway.check._support import ISSUER, CheckWorld, make_world
 from tests.telemetry.test_metrics import scrape, value
 from zerogate.app import free_port
@@ -62,39 +60,6 @@ def _run(coro: Awaitable[None]) -> None:
             await coro
 
     asyncio.run(bounded())
-
-
-def _client_cert(
-    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], directory: Path
-) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(ca[0].subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(minutes=5))
-        .not_valid_after(NOW + timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.UniformResourceIdentifier("spiffe://example.test/device/laptop")]
-            ),
-            critical=True,
-        )
-        .sign(ca[1], hashes.SHA256())
-    )
-    directory.mkdir(parents=True)
-    cert_path, key_path = directory / "client.pem", directory / "client.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 @pytest.fixture
@@ -147,7 +112,9 @@ def test_gateway_stats_count_tls_failures_local_decisions_and_unanswered_checks(
     client_ca = make_ca("devices")
     ca_file = tmp_path / "client-ca.pem"
     ca_file.write_bytes(client_ca[0].public_bytes(serialization.Encoding.PEM))
-    rogue = _client_cert(make_ca("rogue"), tmp_path / "rogue")  # not from the client CA
+    rogue = make_svid(
+        make_ca("rogue"), "spiffe://example.test/device/laptop", tmp_path / "rogue"
+    )  # not from the client CA
     server_ca = LocalCA.load_or_create(tmp_path / "tls", now=NOW)
     leaf = server_ca.serving_certificate(now=NOW, hosts=(HOST,))
     tls = TlsFiles(tmp_path / "envoy" / "sds", client_ca=ca_file)

@@ -11,19 +11,22 @@ from __future__ import annotations
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from envoy_support import Upstream, make_gateway, run
 
 from tests._serve import loopback_socket, serving
-from tests.gateway.check._peer_support import BILLING, bundle_with_workload_policy, make_ca
+from tests.gateway.check._peer_support import (
+    BILLING,
+    bundle_with_workload_policy,
+    make_ca,
+    make_svid,
+    pem,
+)
 from tests.gateway.check._support import CheckWorld, make_world
 from zerogate.clock import SystemClock
 from zerogate.gateway.check import create_app as create_check_app
@@ -35,46 +38,6 @@ from zerogate.store import open_store
 NOW = datetime.now(UTC)
 INTRUDER = "spiffe://example.test/ns/dev/sa/intruder"
 HOST = "api.localhost"
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def _svid(
-    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], spiffe_id: str, directory: Path
-) -> tuple[Path, Path]:
-    """An X.509-SVID for `spiffe_id`: one URI SAN, client auth, signed by `ca`."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(ca[0].subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(minutes=5))
-        .not_valid_after(NOW + timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(spiffe_id)]), critical=True
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
-        .sign(ca[1], hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = directory / "svid.pem", directory / "svid.key"
-    cert_path.write_bytes(_pem(cert))
-    key_path.write_bytes(_key_pem(key))
-    return cert_path, key_path
 
 
 @pytest.fixture
@@ -126,10 +89,10 @@ def test_a_workload_certificate_is_the_principal_when_no_one_signed_in(
 ) -> None:
     ca = make_ca("workloads")
     ca_file = tmp_path / "workload-ca.pem"
-    ca_file.write_bytes(_pem(ca[0]))
-    billing = _svid(ca, BILLING, tmp_path / "billing")
-    intruder = _svid(ca, INTRUDER, tmp_path / "intruder")
-    rogue = _svid(make_ca("rogue"), BILLING, tmp_path / "rogue")  # right name, wrong CA
+    ca_file.write_bytes(pem(ca[0]))
+    billing = make_svid(ca, BILLING, tmp_path / "billing")
+    intruder = make_svid(ca, INTRUDER, tmp_path / "intruder")
+    rogue = make_svid(make_ca("rogue"), BILLING, tmp_path / "rogue")  # right name, wrong CA
 
     async def scenario() -> None:
         async with gateway(tmp_path, check_url, upstream_url, ca_file) as (envoy, server_ca):
@@ -168,8 +131,8 @@ def test_a_person_over_mutual_tls_stays_the_person(
 ) -> None:
     ca = make_ca("workloads")
     ca_file = tmp_path / "workload-ca.pem"
-    ca_file.write_bytes(_pem(ca[0]))
-    device = _svid(ca, "spiffe://example.test/device/laptop-7", tmp_path / "device")
+    ca_file.write_bytes(pem(ca[0]))
+    device = make_svid(ca, "spiffe://example.test/device/laptop-7", tmp_path / "device")
     alice = world.add_user("alice", "engineering")
     cookie = world.sign_in(alice)
 
@@ -189,7 +152,7 @@ def test_client_ca_settings_need_tls_and_an_existing_file(tmp_path: Path) -> Non
     from zerogate.config._settings import GatewaySettings
 
     bundle = tmp_path / "ca.pem"
-    bundle.write_bytes(_pem(make_ca("workloads")[0]))
+    bundle.write_bytes(pem(make_ca("workloads")[0]))
     assert GatewaySettings(client_ca=str(bundle)).problems() == []
     assert [k for k, _ in GatewaySettings(client_ca=str(bundle), tls="off").problems()] == [
         "client_ca"
