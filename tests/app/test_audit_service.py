@@ -170,11 +170,12 @@ def test_the_change_feed_is_audited_once_and_resumes_after_a_restart(tmp_path: P
     log_dir, cursor = tmp_path / "audit", tmp_path / "audit.cursor"
     signer = NoteSigner.generate("test.zerogate/audit")
 
-    async def follow(bus: InProcessBus, until: int) -> None:
+    async def follow(bus: InProcessBus, until: int, last_seq: int) -> None:
         async with AuditLog.open(log_dir, signer=signer, checkpoint_interval_s=0) as log:
             task = asyncio.create_task(audit_changes(bus, log, cursor))
             for _ in range(1000):  # the follower runs beside this loop: poll its output
-                if len(list(read_records(log_dir))) >= until:
+                seen = cursor.read_text().strip() if cursor.exists() else ""
+                if len(list(read_records(log_dir))) >= until and seen == str(last_seq):
                     break
                 await asyncio.sleep(0.01)
             task.cancel()
@@ -195,14 +196,14 @@ def test_the_change_feed_is_audited_once_and_resumes_after_a_restart(tmp_path: P
         )
         await bus.publish("something.else", {"x": 1})  # not a security event: skipped
         await bus.publish(TOPIC_POLICY_ACTIVATED, {"bundle": "cd" * 32, "actor": "ops"})
-        await follow(bus, until=2)
+        await follow(bus, until=2, last_seq=3)
         await bus.publish(
             TOPIC_ENTITY_CHANGED, {"type": "User", "id": "bob", "change": "user_created"}
         )
         await bus.publish(
             TOPIC_ENTITY_CHANGED, {"type": "User", "id": "bob", "change": "totp_enrolled"}
         )
-        await follow(bus, until=4)  # a restart: picks up after the cursor, repeats nothing
+        await follow(bus, until=4, last_seq=5)  # a restart: resumes after the cursor
 
     asyncio.run(main())
     entries = [r.entry for r in read_records(log_dir)]
